@@ -1,0 +1,266 @@
+"""Configuration: TOML parsed once into frozen pydantic models, `CALIBD_SECTION__KEY` overrides."""
+
+from __future__ import annotations
+
+import math
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from drivers.endpoint import SerialEndpoint, TcpEndpoint, is_simulated, parse_endpoint
+
+_TOML_PATH: ContextVar[Path | None] = ContextVar("calibd_toml_path", default=None)
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `errors` holds one `path: message` line per problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MqttCfg(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    topic_root: str = Field("juno/calib", min_length=1, pattern=r"^[^#+]+$")
+    client_id: str = "calibd"
+    username: str | None = None
+    password: SecretStr | None = None
+    keepalive_s: int = Field(10, ge=1, le=600)
+    publish_timeout_s: float = Field(2.0, gt=0)
+    reconnect_initial_s: float = Field(0.2, gt=0)
+    reconnect_max_s: float = Field(10.0, gt=0)
+    status_interval_s: float = Field(5.0, gt=0, le=5.0)
+    inbound_queue: int = Field(256, ge=8, le=65536)
+    outbound_queue: int = Field(4096, ge=64, le=1_000_000)
+
+
+class StateCfg(_Strict):
+    dir: Path = Path("/var/lib/calibd")
+
+
+class LogCfg(_Strict):
+    level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    json_output: bool | None = Field(None, description="None: JSON unless stdout is a TTY")
+
+
+class SimCfg(_Strict):
+    """Simulator settings; read by calibsim, and `time_scale` by the daemon too."""
+
+    time_scale: float = Field(1.0, gt=0, le=1000)
+    seed: int = 1
+    tension_noise_n: float = Field(0.003, ge=0)
+    valve_travel_s: float = Field(3.0, gt=0)
+    o2_ppm: float = Field(4.0, ge=0)
+    radon_mbq_m3: float = Field(8.0, ge=0)
+
+
+class ModbusDeviceCfg(_Strict):
+    endpoint: str
+    device_id: int = Field(1, ge=1, le=247)
+
+    @model_validator(mode="after")
+    def _tcp(self) -> Self:
+        if not isinstance(parse_endpoint(self.endpoint), TcpEndpoint):
+            raise ValueError("a Modbus device needs a tcp://HOST:PORT endpoint")
+        return self
+
+
+class SerialDeviceCfg(_Strict):
+    endpoint: str
+    address: int = Field(ge=1, le=32)
+
+    @model_validator(mode="after")
+    def _serial(self) -> Self:
+        if not isinstance(parse_endpoint(self.endpoint), SerialEndpoint):
+            raise ValueError("a serial device needs a serial:///PATH endpoint")
+        return self
+
+
+class HouseCfg(_Strict):
+    io: ModbusDeviceCfg
+    valves: dict[str, int] = Field(default_factory=dict)
+    valve_timeout_s: float = Field(10.0, gt=0)
+    poll_s: float = Field(0.5, gt=0, le=5.0)
+
+    @model_validator(mode="after")
+    def _channels(self) -> Self:
+        channels = list(self.valves.values())
+        if any(not 0 <= c <= 7 for c in channels):
+            raise ValueError("valve channels are 0..7")
+        if len(set(channels)) != len(channels):
+            raise ValueError("two valves share a channel")
+        return self
+
+
+class SpoolCfg(_Strict):
+    drum_radius_m: float = Field(gt=0, le=1)
+    cable_diameter_m: float = Field(gt=0, le=0.02)
+    turns_per_layer: int = Field(ge=1)
+    cable_length_m: float = Field(gt=0)
+    counts_per_rev: int = Field(ge=1)
+    cable_ea_n: float = Field(gt=0)
+    cable_weight_air_n_m: float = Field(ge=0)
+    cable_weight_liquid_n_m: float = Field(ge=0)
+    source_weight_air_n: float = Field(gt=0)
+    source_weight_liquid_n: float = Field(gt=0)
+    load_cell_range_n: float = Field(gt=0)
+
+
+class TurntableCfg(ModbusDeviceCfg):
+    counts_per_rev: int = Field(ge=1)
+    gear_ratio: float = Field(gt=0)
+    speed_deg_s: float = Field(gt=0, le=90)
+    accel_deg_s2: float = Field(gt=0)
+    index_tolerance_deg: float = Field(0.2, gt=0, le=5)
+
+
+class UnitCfg(_Strict):
+    name: str = Field(pattern=r"^[A-Z]$")
+    source: str | None = None
+    angle_deg: float = Field(ge=0, lt=360)
+    drive: ModbusDeviceCfg
+    load_cell: SerialDeviceCfg
+    spool: SpoolCfg | None = None
+
+
+class AcuCfg(_Strict):
+    valve: str
+    poll_fast_hz: float = Field(50.0, ge=1, le=500)
+    poll_idle_s: float = Field(0.5, gt=0, le=5)
+    z_park_m: float
+    z_liquid_m: float
+    z_valve_m: float
+    z_min_m: float = Field(ge=-17.7)
+    z_max_m: float
+    speed_m_s: float = Field(gt=0, le=1.0)
+    accel_m_s2: float = Field(gt=0)
+    home_speed_m_s: float = Field(gt=0, le=1.0)
+    position_tolerance_m: float = Field(0.0005, gt=0)
+    snag_factor: float = Field(3.0, gt=1)
+    slack_factor: float = Field(0.4, gt=0, lt=1)
+    tension_floor_n: float = Field(0.5, ge=0)
+    move_margin_s: float = Field(5.0, ge=0)
+    turntable: TurntableCfg
+    units: list[UnitCfg] = Field(min_length=1, max_length=8)
+    spool: SpoolCfg
+
+    @model_validator(mode="after")
+    def _geometry(self) -> Self:
+        names = [u.name for u in self.units]
+        if len(set(names)) != len(names):
+            raise ValueError("unit names must be unique")
+        if not self.z_min_m < self.z_max_m < self.z_valve_m < self.z_park_m:
+            raise ValueError("need z_min_m < z_max_m < z_valve_m < z_park_m")
+        for unit in self.units:
+            spool = self.spool_of(unit.name)
+            if spool.cable_length_m < self.z_park_m - self.z_min_m + 1.0:
+                raise ValueError(
+                    f"unit {unit.name}: cable_length_m too short to reach z_min_m with 1 m spare"
+                )
+        return self
+
+    def spool_of(self, unit: str) -> SpoolCfg:
+        for u in self.units:
+            if u.name == unit:
+                return u.spool or self.spool
+        raise KeyError(unit)
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one calibd instance (and of its simulator rack)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CALIBD_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    mqtt: MqttCfg = MqttCfg()
+    state: StateCfg = StateCfg()
+    log: LogCfg = LogCfg()
+    sim: SimCfg = SimCfg()
+    house: HouseCfg
+    acu: AcuCfg
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = _TOML_PATH.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _cross(self) -> Self:
+        if self.acu.valve not in self.house.valves:
+            raise ValueError(f"acu.valve {self.acu.valve!r} is not in house.valves")
+        if not math.isclose(self.sim.time_scale, 1.0):
+            real = [ep for ep in self.endpoints() if not is_simulated(parse_endpoint(ep))]
+            if real:
+                raise ValueError(
+                    f"sim.time_scale != 1 is refused with real hardware endpoints: {real}"
+                )
+        return self
+
+    def endpoints(self) -> list[str]:
+        """Every hardware endpoint named in the configuration."""
+        eps = [self.house.io.endpoint, self.acu.turntable.endpoint]
+        for u in self.acu.units:
+            eps += [u.drive.endpoint, u.load_cell.endpoint]
+        return sorted(set(eps))
+
+
+def _format_errors(exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"{loc}: {err['msg']}")
+    return lines
+
+
+def load_config(path: str | os.PathLike[str]) -> Settings:
+    """Parse and validate FILE plus environment overrides; raise ConfigError listing every error."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError([f"{p}: no such configuration file"])
+    try:
+        with p.open("rb") as fh:
+            tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{p}: not valid TOML: {exc}"]) from exc
+    token = _TOML_PATH.set(p)
+    try:
+        return Settings()  # type: ignore[call-arg]  # fields come from the TOML source
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc)) from exc
+    finally:
+        _TOML_PATH.reset(token)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON schema of the configuration file (committed as config/schema.json)."""
+    return Settings.model_json_schema()

@@ -1,0 +1,100 @@
+"""Routes each inbound command to its subsystem (or the global handler) and replies at once.
+
+`handle` never awaits: parsing, validation and the `accepted`/`rejected` reply happen in the
+MQTT receive loop's turn, the work itself in the subsystem's supervised task, so a `stop` is
+always heard.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import structlog
+
+from calibd.core.commands import Command, Inbound, parse, peek_id, reply
+from calibd.core.errors import CommandError, ErrorCode, Trip
+from calibd.core.outbox import Outbox, Outgoing
+from calibd.core.subsystem import Subsystem
+
+log = structlog.get_logger("calibd.dispatcher")
+GLOBAL_ACTIONS = ("estop", "reset")
+_SEEN_IDS = 10_000
+
+
+class Dispatcher:
+    def __init__(self, subsystems: dict[str, Subsystem], outbox: Outbox) -> None:
+        self.subsystems = subsystems
+        self.outbox = outbox
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def handle(self, inbound: Inbound) -> None:
+        system = inbound.system
+        cmd_id = peek_id(inbound.payload)
+        action: str | None = None
+        try:
+            cmd = parse(inbound)
+            action = cmd.action
+            self._dedupe(cmd.id)
+            if system is None:
+                self._global(cmd)
+                return
+            sub = self.subsystems.get(system)
+            if sub is None:
+                raise CommandError(ErrorCode.BAD_REQUEST, f"unknown system {system!r}")
+            if inbound.expert:
+                raise CommandError(ErrorCode.UNKNOWN_ACTION, "no expert actions in this version")
+            sub.submit(cmd)
+        except CommandError as exc:
+            self._reply(inbound, cmd_id, system, action, exc)
+            return
+        self._send(system, cmd, reply(cmd.id, system, cmd.action, "accepted"))
+
+    def _dedupe(self, cmd_id: str) -> None:
+        if cmd_id in self._seen:
+            raise CommandError(ErrorCode.DUPLICATE, f"command id {cmd_id!r} was already used")
+        self._seen[cmd_id] = None
+        if len(self._seen) > _SEEN_IDS:
+            self._seen.popitem(last=False)
+
+    def _reply(
+        self,
+        inbound: Inbound,
+        cmd_id: str | None,
+        system: str | None,
+        action: str | None,
+        exc: CommandError,
+    ) -> None:
+        if exc.code == ErrorCode.BAD_JSON:
+            cmd_id = None
+        log.info("command_rejected", id=cmd_id, system=system, code=str(exc.code), message=exc.message)
+        payload = reply(cmd_id, system, action, "rejected", error=exc)
+        self.outbox.put(Outgoing("reply", system, payload, inbound.route))
+
+    def _send(self, system: str | None, cmd: Command, payload: dict[str, object]) -> None:
+        self.outbox.put(Outgoing("reply", system, payload, cmd.route))
+
+    # ---- global commands -------------------------------------------------------------------
+
+    def _global(self, cmd: Command) -> None:
+        if cmd.action not in GLOBAL_ACTIONS:
+            raise CommandError(
+                ErrorCode.UNKNOWN_ACTION,
+                f"global action {cmd.action!r} unknown (has: {', '.join(GLOBAL_ACTIONS)})",
+            )
+        if cmd.args:
+            raise CommandError(ErrorCode.BAD_REQUEST, f"{cmd.action} takes no args")
+        self._send(None, cmd, reply(cmd.id, None, cmd.action, "accepted"))
+        results: dict[str, str] = {}
+        for name, sub in self.subsystems.items():
+            if cmd.action == "estop":
+                sub.trip(Trip("estop", f"e-stop by {cmd.operator or 'operator'} ({cmd.id})",
+                              error=ErrorCode.INTERLOCK))
+                results[name] = "tripped"
+            elif sub.state == "FAULT":
+                sub_cmd = Command(f"{cmd.id}/{name}", name, "reset", {}, cmd.operator, cmd.route)
+                try:
+                    sub.submit(sub_cmd)
+                    results[name] = "reset"
+                except CommandError as exc:
+                    results[name] = f"{exc.code}: {exc.message}"
+        self._send(None, cmd, reply(cmd.id, None, cmd.action, "completed", results=results))

@@ -1,0 +1,32 @@
+"""The FSM flavour every subsystem uses: transitions' AsyncMachine, non-queued (so `stop` and
+`fault` cancel a running action at once), with the model told about a new state *before* that
+state's long `on_enter_*` action starts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transitions.extensions.asyncio import AsyncMachine, AsyncState
+
+
+class _State(AsyncState):  # type: ignore[misc]  # transitions is untyped
+    async def enter(self, event_data: Any) -> None:
+        await event_data.model.on_state_entered(event_data)
+        await super().enter(event_data)
+
+
+class Machine(AsyncMachine):  # type: ignore[misc]
+    state_cls = _State
+
+
+def attach(model: object, states: list[str], transitions: list[dict[str, Any]], initial: str) -> Machine:
+    """Make `model` the FSM of `states`/`transitions` (tables are data in each subsystem)."""
+    return Machine(
+        model=model,
+        states=states,
+        transitions=transitions,
+        initial=initial,
+        send_event=True,
+        auto_transitions=False,
+        ignore_invalid_triggers=True,
+    )

@@ -1,0 +1,90 @@
+"""In-process bus from subsystems to the MQTT edge: bounded, never blocks a producer.
+
+Subsystems put typed messages here; only the MQTT edge maps them to topics. Statuses are
+coalesced (the latest one per system is what gets published, at the position in the FIFO of
+its first pending change), telemetry is dropped first when the queue is full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import structlog
+
+from calibd.core.commands import ReplyRoute
+
+Kind = Literal["status", "event", "telemetry", "reply", "interlocks"]
+log = structlog.get_logger("calibd.outbox")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    kind: Kind
+    system: str | None
+    payload: dict[str, Any]
+    route: ReplyRoute | None = None
+
+
+class Outbox:
+    def __init__(self, maxsize: int = 4096) -> None:
+        self._maxsize = maxsize
+        self._fifo: deque[Outgoing | str] = deque()  # str: "status of this system is due"
+        self._latest: dict[str, dict[str, Any]] = {}
+        self._pending: set[str] = set()
+        self._wake = asyncio.Event()
+        self.dropped = 0
+
+    def status(self, system: str, payload: dict[str, Any]) -> None:
+        self._latest[system] = payload
+        if system not in self._pending:
+            self._pending.add(system)
+            self._append(system)
+
+    def put(self, item: Outgoing) -> None:
+        self._append(item)
+
+    def latest_statuses(self) -> dict[str, dict[str, Any]]:
+        return dict(self._latest)
+
+    def __len__(self) -> int:
+        return len(self._fifo)
+
+    def _append(self, item: Outgoing | str) -> None:
+        if len(self._fifo) >= self._maxsize:
+            self._make_room()
+        self._fifo.append(item)
+        self._wake.set()
+
+    def _make_room(self) -> None:
+        for i, old in enumerate(self._fifo):
+            if isinstance(old, Outgoing) and old.kind == "telemetry":
+                del self._fifo[i]
+                self.dropped += 1
+                return
+        old = self._fifo.popleft()
+        if isinstance(old, str):
+            self._pending.discard(old)
+        self.dropped += 1
+        log.warning("outbox_full_dropped", kind=getattr(old, "kind", "status"))
+
+    async def get(self) -> Outgoing:
+        while not self._fifo:
+            self._wake.clear()
+            await self._wake.wait()
+        item = self._fifo.popleft()
+        if isinstance(item, str):
+            self._pending.discard(item)
+            return Outgoing("status", item, self._latest[item])
+        return item
+
+    def get_nowait(self) -> Outgoing | None:
+        if not self._fifo:
+            return None
+        item = self._fifo.popleft()
+        if isinstance(item, str):
+            self._pending.discard(item)
+            return Outgoing("status", item, self._latest[item])
+        return item

@@ -1,0 +1,244 @@
+"""Base of every subsystem: one FSM, its command tasks, its poll loop, its status.
+
+A subsystem is the `transitions` model. Commands are validated synchronously in `submit`
+(nothing moves before it returns) and then run as supervised tasks in the subsystem's own
+TaskGroup, each awaiting one FSM trigger. Long actions live in `on_enter_*` callbacks, so a
+`stop` or a `fault` trigger cancels them (transitions cancels the task that awaits the running
+trigger); the `on_enter_STOPPED` / `on_enter_FAULT` callbacks then stop the drives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import structlog
+
+from calibd.core.commands import Args, Command, reply, validate_args
+from calibd.core.errors import CommandError, ErrorCode, Trip
+from calibd.core.outbox import Outbox, Outgoing
+from calibd.core.timefmt import iso_now
+
+Handler = Callable[[Command, Any], Awaitable[None]]
+Check = Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One action of a subsystem: argument model, the FSM states it is allowed in, and whether
+    it is a motion (motions are refused `busy` while another command runs)."""
+
+    args: type[Args]
+    states: frozenset[str]
+    motion: bool = True
+
+
+@dataclass(frozen=True)
+class Fault:
+    code: str
+    message: str
+    error: ErrorCode
+    axis: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message, "axis": self.axis}
+
+
+def sources(table: Sequence[Mapping[str, Any]], trigger: str, states: Iterable[str]) -> frozenset[str]:
+    """States from which `trigger` is defined in a transition table (`*` expanded)."""
+    out: set[str] = set()
+    for row in table:
+        if row["trigger"] != trigger:
+            continue
+        src = row["source"]
+        if src == "*":
+            out.update(states)
+        elif isinstance(src, str):
+            out.add(src)
+        else:
+            out.update(src)
+    return frozenset(out)
+
+
+class Subsystem:
+    """Shared machinery; subclasses define STATES, TRANSITIONS, ACTIONS and the hardware."""
+
+    ACTIONS: ClassVar[dict[str, ActionSpec]] = {}
+    #: set by transitions.Machine on the model
+    state: str
+    trigger: Callable[..., Awaitable[bool]]
+
+    def __init__(self, name: str, outbox: Outbox, *, time_scale: float = 1.0) -> None:
+        self.name = name
+        self.outbox = outbox
+        self.time_scale = time_scale
+        self.log = structlog.get_logger(f"calibd.{name}").bind(subsystem=name)
+        self.latched: Fault | None = None
+        self.command: Command | None = None
+        self.since = iso_now()
+        self.seq = 0
+        self._tg: asyncio.TaskGroup | None = None
+        self._last_status_s = 0.0
+
+    # ---- commands -------------------------------------------------------------------------
+
+    def submit(self, cmd: Command) -> None:
+        """Validate `cmd` and start it; raise CommandError to reject. Never awaits."""
+        spec = self.ACTIONS.get(cmd.action)
+        if spec is None:
+            raise CommandError(
+                ErrorCode.UNKNOWN_ACTION,
+                f"{self.name} has no action {cmd.action!r} (has: {', '.join(sorted(self.ACTIONS))})",
+            )
+        args = validate_args(spec.args, cmd.args)
+        if spec.motion and self.command is not None:
+            raise CommandError(
+                ErrorCode.BUSY, f"{self.name} is executing {self.command.action} ({self.command.id})"
+            )
+        if self.state not in spec.states:
+            raise CommandError(
+                ErrorCode.INVALID_STATE, f"{cmd.action} is not allowed in state {self.state}"
+            )
+        self.check(cmd.action, args)
+        if self._tg is None:
+            raise CommandError(ErrorCode.INTERNAL, f"{self.name} is not running")
+        if spec.motion:
+            self.command = cmd
+        self._tg.create_task(self._execute(cmd, args, spec), name=f"{self.name}:{cmd.id}")
+
+    def check(self, action: str, args: Any) -> None:
+        """Subsystem-specific validation (ranges, preconditions); raise CommandError."""
+
+    async def _execute(self, cmd: Command, args: Any, spec: ActionSpec) -> None:
+        handler: Handler = getattr(self, f"act_{cmd.action}")
+        error: CommandError | None = None
+        result = "completed"
+        try:
+            await handler(cmd, args)
+        except CommandError as exc:
+            error, result = exc, "failed"
+            if exc.code == ErrorCode.INTERNAL:
+                result = "failed"
+        except Exception as exc:  # noqa: BLE001 - every accepted command gets its final reply
+            self.log.exception("command_crashed", command=cmd.id)
+            error, result = CommandError(ErrorCode.INTERNAL, repr(exc)), "failed"
+        finally:
+            if self.command is cmd:
+                self.command = None
+        if result == "failed" and error is not None and error.code == ErrorCode.INVALID_STATE:
+            result = "aborted"
+        self._final(cmd, result, error)
+        self.publish_status()
+
+    def _final(self, cmd: Command, result: str, error: CommandError | None) -> None:
+        payload = reply(cmd.id, self.name, cmd.action, result, error=error)  # type: ignore[arg-type]
+        self.outbox.put(Outgoing("reply", self.name, payload, cmd.route))
+        self.event("command", id=cmd.id, action=cmd.action, result=result, operator=cmd.operator)
+
+    async def run_trigger(self, trigger: str, done_states: Iterable[str], **kwargs: Any) -> None:
+        """Fire an FSM trigger for a command; translate how it ended into the final reply."""
+        await self.trigger(trigger, **kwargs)
+        self.raise_outcome(done_states)
+
+    def raise_outcome(self, done_states: Iterable[str]) -> None:
+        if self.state in set(done_states):
+            return
+        if self.state == "FAULT" and self.latched is not None:
+            raise CommandError(self.latched.error, f"{self.latched.code}: {self.latched.message}")
+        # stopped or superseded by another command: `aborted`
+        raise CommandError(ErrorCode.INVALID_STATE, f"interrupted; now {self.state}")
+
+    # ---- faults -----------------------------------------------------------------------------
+
+    def trip(self, exc: Trip) -> None:
+        """Latch a fault from the poll loop: a supervised task fires the `fault` trigger."""
+        if self.state == "FAULT" or self._tg is None:
+            return
+        self._tg.create_task(self._trip(exc), name=f"{self.name}:trip:{exc.code}")
+
+    async def _trip(self, exc: Trip) -> None:
+        if self.state == "FAULT":
+            return
+        self.latched = Fault(exc.code, exc.message, exc.error, exc.axis)
+        self.log.error("fault", code=exc.code, message=exc.message, axis=exc.axis)
+        self.event("fault", code=exc.code, message=exc.message, axis=exc.axis)
+        await self.trigger("fault")
+
+    # ---- publishing ------------------------------------------------------------------------
+
+    def event(self, kind: str, **fields: Any) -> None:
+        doc = {"event": kind, "system": self.name, "ts": iso_now(), **fields}
+        self.outbox.put(Outgoing("event", self.name, doc))
+
+    def telemetry(self, payload: dict[str, Any]) -> None:
+        self.outbox.put(Outgoing("telemetry", self.name, {"system": self.name, "ts": iso_now(), **payload}))
+
+    def status_fields(self) -> dict[str, Any]:
+        """Subsystem part of the status: busy/homed/deployed/source/position/target."""
+        return {}
+
+    def publish_status(self) -> None:
+        self.seq += 1
+        self._last_status_s = time.monotonic()
+        doc: dict[str, Any] = {
+            "system": self.name,
+            "state": self.state,
+            "since": self.since,
+            "seq": self.seq,
+            "ts": iso_now(),
+            "busy": self.command is not None,
+            "interlocks": [],
+            "fault": (
+                {"code": self.latched.code, "message": self.latched.message} if self.latched else None
+            ),
+            "command": (
+                {"id": self.command.id, "action": self.command.action} if self.command else None
+            ),
+        }
+        doc.update(self.status_fields())
+        self.outbox.status(self.name, doc)
+
+    def status_due(self, interval_s: float) -> bool:
+        return time.monotonic() - self._last_status_s >= interval_s
+
+    # called by calibd.core.fsm before the new state's on_enter action
+    async def on_state_entered(self, event: Any) -> None:
+        self.since = iso_now()
+        self.event(
+            "transition",
+            src=event.transition.source,
+            dst=event.transition.dest,
+            trigger=event.event.name,
+            command=self.command.id if self.command else None,
+        )
+        self.log.info("transition", src=event.transition.source, dst=event.transition.dest)
+        self.publish_status()
+
+    # ---- running ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run the poll loop and command tasks until cancelled."""
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                self.publish_status()
+                tg.create_task(self.poll_loop(), name=f"{self.name}:poll")
+        finally:
+            self._tg = None
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2.0):
+                    await self.safe_stop()
+
+    async def poll_loop(self) -> None:
+        raise NotImplementedError
+
+    async def safe_stop(self) -> None:
+        """Stop every drive (used on shutdown); must not raise."""
+
+    def scaled_s(self, sim_s: float) -> float:
+        """Wall-clock duration of `sim_s` seconds of (possibly sped-up) physics."""
+        return sim_s / self.time_scale

@@ -1,0 +1,119 @@
+"""`calibd demo`: a private Mosquitto, calibsim and calibd on a config, then live status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from calibd.config import ConfigError, load_config
+from calibd.ctl import CtlLink
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _mosquitto(workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    exe = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+    if exe is None:
+        raise SystemExit("calibd demo: mosquitto is not installed (make demo installs it)")
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "set_tcp_nodelay true\n" + ("user root\n" if os.geteuid() == 0 else "")
+    )
+    return subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL)
+
+
+def _line(doc: dict[str, Any]) -> str:
+    pos = doc.get("position") or {}
+    if doc.get("system") == "house":
+        valves = " ".join(f"{k}={v}" for k, v in (pos.get("valves") or {}).items())
+        return f"house  {doc['state']:<12} {valves} O2={pos.get('o2_ppm')} ppm Rn={pos.get('radon_mbq_m3')}"
+    fault = doc.get("fault") or {}
+    return (
+        f"{doc['system']:<6} {doc['state']:<12} unit={pos.get('unit')} z_m={pos.get('z_m')} "
+        f"deployed={doc.get('deployed')} {fault.get('code', '')}"
+    )
+
+
+async def _cycle(link: CtlLink) -> int:
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("home", {}),
+        ("deploy", {"unit": "A", "z_m": 0.0}),
+        ("move", {"z_m": -10.0}),
+        ("retract", {}),
+    ]
+    for action, args in steps:
+        print(f"> acu {action} {args}", flush=True)
+        _, final = await link.command("acu", action, args, timeout_s=600)
+        print(f"  {final['result'] if final else 'rejected'}", flush=True)
+        for doc in (await link.statuses(None, 0.3)).values():
+            print("  " + _line(doc), flush=True)
+        if final is None or final["result"] != "completed":
+            return 1
+    return 0
+
+
+async def _live(link: CtlLink) -> int:
+    while True:
+        for doc in (await link.statuses(None, 1.0)).values():
+            print(_line(doc), flush=True)
+        print("-" * 60, flush=True)
+
+
+async def _wait_online(link: CtlLink, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if "acu" in await link.statuses("acu", 0.5):
+            return
+    raise SystemExit("calibd demo: the daemon did not come up")
+
+
+def run_demo(config: str, *, auto: bool) -> int:
+    try:
+        settings = load_config(config)
+    except ConfigError as exc:
+        print("\n".join(exc.errors), file=sys.stderr)
+        return 1
+    work = Path(tempfile.mkdtemp(prefix="calibd-demo-"))
+    port = _free_port()
+    env = {**os.environ, "CALIBD_MQTT__PORT": str(port), "CALIBD_STATE__DIR": str(work / "state")}
+    bindir = Path(sys.executable).parent
+    procs = [_mosquitto(work, port)]
+    try:
+        time.sleep(0.3)
+        sim_log = (work / "calibsim.log").open("wb")
+        procs.append(subprocess.Popen([str(bindir / "calibsim"), "--config", config], env=env,
+                                      stdout=sim_log, stderr=subprocess.STDOUT))
+        time.sleep(1.0)
+        d_log = (work / "calibd.log").open("wb")
+        procs.append(subprocess.Popen([str(bindir / "calibd"), "run", "--config", config], env=env,
+                                      stdout=d_log, stderr=subprocess.STDOUT))
+        print(f"demo: broker 127.0.0.1:{port}, root {settings.mqtt.topic_root}, logs in {work}")
+        print(f"demo: try  calibctl --config {config} --port {port} cmd acu home", flush=True)
+
+        async def go() -> int:
+            async with CtlLink("127.0.0.1", port, settings.mqtt.topic_root, "demo") as link:
+                await _wait_online(link)
+                return await (_cycle(link) if auto else _live(link))
+
+        with contextlib.suppress(KeyboardInterrupt):
+            return asyncio.run(go())
+        return 0
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(10)

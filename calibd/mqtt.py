@@ -1,0 +1,225 @@
+"""The MQTT edge: the only daemon module that imports aiomqtt.
+
+Commands in (routed to the dispatcher as plain `Inbound` values), everything else out (from the
+outbox). MQTT v5 with TCP_NODELAY; the will publishes `lost`, a clean stop `offline`; reconnect
+with exponential backoff, re-subscribe and re-publish every retained status after each connect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiomqtt
+import structlog
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from calibd.config import MqttCfg
+from calibd.core.commands import Inbound, ReplyRoute
+from calibd.core.outbox import Outbox, Outgoing
+
+log = structlog.get_logger("calibd.mqtt").bind(subsystem="mqtt")
+NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+
+class Topics:
+    """Topic names of the contract, in one place."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root.rstrip("/")
+        self.daemon_state = f"{self.root}/daemon/state"
+        self.events = f"{self.root}/events"
+        self.interlocks = f"{self.root}/interlocks"
+        self.global_cmd = f"{self.root}/cmd"
+        self.global_reply = f"{self.root}/reply"
+
+    def status(self, system: str) -> str:
+        return f"{self.root}/{system}/status"
+
+    def telemetry(self, system: str) -> str:
+        return f"{self.root}/{system}/telemetry"
+
+    def reply(self, system: str | None) -> str:
+        return self.global_reply if system is None else f"{self.root}/{system}/reply"
+
+    def subscriptions(self) -> list[str]:
+        return [f"{self.root}/+/cmd", self.global_cmd, f"{self.root}/+/expert/cmd"]
+
+    def parse_cmd(self, topic: str) -> tuple[str | None, bool] | None:
+        """(system or None for global, expert?) for a command topic, else None."""
+        if topic == self.global_cmd:
+            return None, False
+        if not topic.startswith(self.root + "/"):
+            return None
+        parts = topic[len(self.root) + 1 :].split("/")
+        if len(parts) == 2 and parts[1] == "cmd":
+            return parts[0], False
+        if len(parts) == 3 and parts[1:] == ["expert", "cmd"]:
+            return parts[0], True
+        return None
+
+
+def to_inbound(topics: Topics, msg: aiomqtt.Message) -> Inbound | None:
+    parsed = topics.parse_cmd(msg.topic.value)
+    if parsed is None:
+        return None
+    system, expert = parsed
+    props = msg.properties
+    expiry = getattr(props, "MessageExpiryInterval", None) if props is not None else None
+    response_topic = getattr(props, "ResponseTopic", None) if props is not None else None
+    correlation = getattr(props, "CorrelationData", None) if props is not None else None
+    payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload).encode()
+    return Inbound(
+        system=system,
+        payload=payload,
+        retained=bool(msg.retain),
+        expiry_s=float(expiry) if expiry is not None else None,
+        received_at=time.monotonic(),
+        route=ReplyRoute(response_topic or None, correlation),
+        expert=expert,
+    )
+
+
+class MqttEdge:
+    def __init__(
+        self,
+        cfg: MqttCfg,
+        outbox: Outbox,
+        handle: Callable[[Inbound], None],
+        *,
+        birth: dict[str, Any],
+    ) -> None:
+        self.cfg = cfg
+        self.outbox = outbox
+        self.handle = handle
+        self.topics = Topics(cfg.topic_root)
+        self.birth = birth
+        self.connected = asyncio.Event()
+        self.connects = 0
+
+    def _state(self, state: str) -> bytes:
+        return json.dumps({**self.birth, "state": state}).encode()
+
+    def _client(self) -> aiomqtt.Client:
+        will = aiomqtt.Will(
+            self.topics.daemon_state, self._state("lost"), qos=1, retain=True
+        )
+        return aiomqtt.Client(
+            self.cfg.host,
+            self.cfg.port,
+            identifier=f"{self.cfg.client_id}-{self.birth['session']}",
+            username=self.cfg.username,
+            password=self.cfg.password.get_secret_value() if self.cfg.password else None,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            will=will,
+            keepalive=self.cfg.keepalive_s,
+            timeout=self.cfg.publish_timeout_s,
+            socket_options=NODELAY,
+            max_queued_incoming_messages=self.cfg.inbound_queue,
+        )
+
+    async def run(self) -> None:
+        """Connect, serve, reconnect with backoff; publish `offline` when cancelled."""
+        backoff_s = self.cfg.reconnect_initial_s
+        while True:
+            client = self._client()
+            try:
+                async with asyncio.timeout(self.cfg.publish_timeout_s * 2):
+                    await client.__aenter__()
+            except (aiomqtt.MqttError, TimeoutError, OSError) as exc:
+                log.warning("mqtt_connect_failed", error=str(exc), retry_in_s=backoff_s)
+                await asyncio.sleep(backoff_s)
+                backoff_s = min(backoff_s * 2, self.cfg.reconnect_max_s)
+                continue
+            backoff_s = self.cfg.reconnect_initial_s
+            try:
+                await self._serve(client)
+            except aiomqtt.MqttError as exc:
+                log.warning("mqtt_connection_lost", error=str(exc))
+                self.connected.clear()
+                await self._force_close(client)
+                await asyncio.sleep(backoff_s)
+            except asyncio.CancelledError:
+                await self._goodbye(client)
+                raise
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        await client.publish(self.topics.daemon_state, self._state("online"), qos=1, retain=True)
+        opts = SubscribeOptions(qos=1, retainAsPublished=True)
+        for topic in self.topics.subscriptions():
+            await client.subscribe(topic, options=opts)
+        for system, doc in self.outbox.latest_statuses().items():
+            await self._publish(client, Outgoing("status", system, doc))
+        self.connects += 1
+        self.connected.set()
+        log.info("mqtt_connected", host=self.cfg.host, port=self.cfg.port, connects=self.connects)
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._rx(client), name="mqtt:rx")
+            tg.create_task(self._tx(client), name="mqtt:tx")
+
+    async def _rx(self, client: aiomqtt.Client) -> None:
+        async for msg in client.messages:
+            inbound = to_inbound(self.topics, msg)
+            if inbound is None:
+                continue
+            if msg.retain and msg.payload:
+                # never leave a retained command on the broker to be replayed to others
+                await client.publish(msg.topic.value, b"", qos=1, retain=True)
+            self.handle(inbound)
+
+    async def _tx(self, client: aiomqtt.Client) -> None:
+        while True:
+            item = await self.outbox.get()
+            await self._publish(client, item)
+
+    async def _publish(self, client: aiomqtt.Client, item: Outgoing) -> None:
+        topic, qos, retain, props = self._route(item)
+        payload = json.dumps(item.payload, separators=(",", ":")).encode()
+        await client.publish(topic, payload, qos=qos, retain=retain, properties=props)
+
+    def _route(self, item: Outgoing) -> tuple[str, int, bool, Properties | None]:
+        t = self.topics
+        if item.kind == "status":
+            assert item.system is not None
+            return t.status(item.system), 1, True, None
+        if item.kind == "telemetry":
+            assert item.system is not None
+            return t.telemetry(item.system), 0, False, None
+        if item.kind == "event":
+            return t.events, 1, False, None
+        if item.kind == "interlocks":
+            return t.interlocks, 1, True, None
+        route = item.route or ReplyRoute()
+        if route.response_topic:
+            props = Properties(PacketTypes.PUBLISH)
+            if route.correlation_data is not None:
+                props.CorrelationData = route.correlation_data
+            return route.response_topic, 1, False, props
+        return t.reply(item.system), 1, False, None
+
+    async def _goodbye(self, client: aiomqtt.Client) -> None:
+        """Clean stop: drain what is queued (briefly), publish `offline`, disconnect."""
+        try:
+            async with asyncio.timeout(2.0):
+                while (item := self.outbox.get_nowait()) is not None:
+                    await self._publish(client, item)
+                await client.publish(
+                    self.topics.daemon_state, self._state("offline"), qos=1, retain=True
+                )
+                await client.__aexit__(None, None, None)
+        except (aiomqtt.MqttError, TimeoutError) as exc:
+            log.warning("mqtt_goodbye_incomplete", error=str(exc))
+
+    @staticmethod
+    async def _force_close(client: aiomqtt.Client) -> None:
+        try:
+            async with asyncio.timeout(1.0):
+                await client.__aexit__(None, None, None)
+        except (aiomqtt.MqttError, TimeoutError):
+            pass

@@ -1,0 +1,266 @@
+"""ACU axes: the turntable and the spool units, their latest readings and their protections.
+
+The poll loop is the only reader of the hardware; motion sequences wait for fresh readings
+(`wait_poll`) instead of polling themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+
+from calibd.config import AcuCfg, UnitCfg
+from calibd.core.errors import ErrorCode, Trip
+from calibd.core.spool import Drum, HangingCable, SpoolModel
+from drivers.base import Drive, ForceSensor
+from drivers.errors import CommError, DriverError
+from drivers.load_cell import LoadReading, LoadStatus
+from drivers.stepper import DriveStatus
+
+log = structlog.get_logger("calibd.acu.axes").bind(subsystem="acu")
+
+
+class ValveControl(Protocol):
+    """What a deployment system may ask of the house about its gate valve."""
+
+    def valve(self, name: str) -> str: ...
+    async def open_valve(self, name: str) -> None: ...
+    async def close_valve(self, name: str) -> None: ...
+
+
+def spool_model(cfg: AcuCfg, unit: str) -> SpoolModel:
+    sp = cfg.spool_of(unit)
+    return SpoolModel(
+        Drum(sp.drum_radius_m, sp.cable_diameter_m, sp.turns_per_layer, sp.cable_length_m),
+        HangingCable(
+            z_park_m=cfg.z_park_m,
+            z_liquid_m=cfg.z_liquid_m,
+            ea_n=sp.cable_ea_n,
+            weight_air_n_m=sp.cable_weight_air_n_m,
+            weight_liquid_n_m=sp.cable_weight_liquid_n_m,
+            source_air_n=sp.source_weight_air_n,
+            source_liquid_n=sp.source_weight_liquid_n,
+        ),
+    )
+
+
+@dataclass
+class UnitAxis:
+    cfg: UnitCfg
+    index: int  # 1-based: turntable input DI<index> is this unit's index switch
+    drive: Drive
+    cell: ForceSensor
+    model: SpoolModel
+    load_cell_range_n: float
+    status: DriveStatus | None = None
+    load: LoadReading | None = None
+
+    @property
+    def parked(self) -> bool:
+        return self.status is not None and self.status.home_switch
+
+
+class AcuAxes:
+    def __init__(
+        self, cfg: AcuCfg, turntable: Drive, units: dict[str, tuple[Drive, ForceSensor]]
+    ) -> None:
+        self.cfg = cfg
+        self.turntable = turntable
+        self.tt_status: DriveStatus | None = None
+        self.units: dict[str, UnitAxis] = {}
+        for i, ucfg in enumerate(cfg.units, start=1):
+            drive, cell = units[ucfg.name]
+            self.units[ucfg.name] = UnitAxis(
+                ucfg, i, drive, cell, spool_model(cfg, ucfg.name),
+                cfg.spool_of(ucfg.name).load_cell_range_n,
+            )
+        self.homed = False
+        self.lost: dict[str, str] = {}
+        self._fresh = asyncio.Condition()
+
+    # ---- reading -----------------------------------------------------------------------------
+
+    async def poll(self) -> None:
+        """Read every device once; raise Trip(comm_loss) naming the first lost device."""
+        jobs: list[tuple[str, Any]] = [("turntable", self.turntable.read_status())]
+        for name, u in self.units.items():
+            jobs.append((f"drive {name}", u.drive.read_status()))
+            jobs.append((f"load cell {name}", u.cell.read()))
+        results = await asyncio.gather(*(j for _, j in jobs), return_exceptions=True)
+        lost: dict[str, str] = {}
+        for (label, _), res in zip(jobs, results, strict=True):
+            if isinstance(res, BaseException):
+                if not isinstance(res, DriverError):
+                    raise res
+                lost[label] = str(res)
+                continue
+            self._store(label, res)
+        for label in lost.keys() - self.lost.keys():
+            log.error("device_lost", device=label, error=lost[label])
+        for label in self.lost.keys() - lost.keys():
+            log.info("device_back", device=label)
+        self.lost = lost
+        async with self._fresh:
+            self._fresh.notify_all()
+        if lost:
+            label, err = next(iter(lost.items()))
+            raise Trip("comm_loss", f"{label}: {err}", axis=label.split()[-1])
+
+    def _store(self, label: str, res: Any) -> None:
+        if label == "turntable":
+            self.tt_status = res
+            return
+        kind, name = label.rsplit(" ", 1)
+        if kind == "drive":
+            self.units[name].status = res
+        else:
+            self.units[name].load = res
+
+    async def wait_poll(self) -> None:
+        async with self._fresh:
+            await self._fresh.wait()
+
+    # ---- derived -----------------------------------------------------------------------------
+
+    @property
+    def current(self) -> str | None:
+        """The unit under the port, from the turntable's index switches."""
+        st = self.tt_status
+        if st is None or st.moving or not self.homed:
+            return None
+        for name, u in self.units.items():
+            if st.input(u.index):
+                return name
+        return None
+
+    def all_parked(self) -> bool:
+        return all(u.parked for u in self.units.values())
+
+    def any_moving(self) -> bool:
+        drives = [u.status for u in self.units.values()] + [self.tt_status]
+        return any(s is not None and s.moving for s in drives)
+
+    def z_m(self, unit: str) -> float | None:
+        u = self.units[unit]
+        if not self.homed or u.status is None or u.load is None:
+            return None
+        return u.model.z_m(u.status.encoder_rev, u.load.tension_n)
+
+    def source(self, unit: str) -> str | None:
+        return self.units[unit].cfg.source
+
+    def expected_tension_n(self, u: UnitAxis) -> float:
+        if not self.homed or u.status is None:
+            return u.model.cable.source_air_n
+        return u.model.expected_tension_n(u.status.encoder_rev)
+
+    # ---- protections -------------------------------------------------------------------------
+
+    def check_protections(self) -> None:
+        """Raise Trip for the first protection that is violated by the latest readings."""
+        cause = self._violation()
+        if cause is not None:
+            raise cause
+
+    def fault_cause(self) -> str | None:
+        """Why a fault may not be reset yet (None: the cause is gone)."""
+        if self.lost:
+            return "; ".join(f"{k}: {v}" for k, v in self.lost.items())
+        trip = self._violation(ignore_alarms=True)
+        return None if trip is None else f"{trip.code}: {trip.message}"
+
+    def _violation(self, *, ignore_alarms: bool = False) -> Trip | None:
+        cfg = self.cfg
+        st = self.tt_status
+        if st is not None and st.alarm and not ignore_alarms:
+            return Trip("drive_alarm", f"turntable alarm code {st.alarm_code}", axis="turntable")
+        for name, u in self.units.items():
+            s, load = u.status, u.load
+            if s is not None:
+                if s.alarm and not ignore_alarms:
+                    return Trip("drive_alarm", f"drive {name} alarm code {s.alarm_code}", axis=name)
+                if s.limit_pos or s.limit_neg:
+                    which = "end-of-cable" if s.limit_pos else "over-wind"
+                    return Trip("limit", f"{which} limit switch on {name}", error=ErrorCode.INTERLOCK, axis=name)
+                if self.homed and not s.homed:
+                    return Trip("position_lost", f"drive {name} lost its reference", axis=name)
+            if load is None:
+                continue
+            if load.status == LoadStatus.ERROR:
+                return Trip("load_cell_error", f"load cell {name} reports a sensor error", axis=name)
+            expected = self.expected_tension_n(u)
+            high = max(cfg.snag_factor * expected, expected + cfg.tension_floor_n)
+            high = min(high, 0.8 * u.load_cell_range_n)
+            low = min(cfg.slack_factor * expected, expected - cfg.tension_floor_n)
+            t = load.tension_n
+            if load.status == LoadStatus.OVERLOAD or t > high:
+                return Trip(
+                    "snag", f"over-tension on {name}: {t:.2f} N > {high:.2f} N",
+                    error=ErrorCode.INTERLOCK, axis=name,
+                )
+            if t < low:
+                return Trip(
+                    "slack", f"slack cable on {name}: {t:.2f} N < {low:.2f} N",
+                    error=ErrorCode.INTERLOCK, axis=name,
+                )
+        return None
+
+    # ---- actions on every drive --------------------------------------------------------------
+
+    async def halt_all(self) -> None:
+        """Quick-stop every drive at once; a drive that does not answer is logged, not raised."""
+        drives = [self.turntable] + [u.drive for u in self.units.values()]
+        results = await asyncio.gather(*(d.halt() for d in drives), return_exceptions=True)
+        for d, res in zip(drives, results, strict=True):
+            if isinstance(res, DriverError):
+                log.error("halt_failed", device=d.name, error=str(res))
+            elif isinstance(res, BaseException):
+                raise res
+
+    async def reset_alarms(self) -> None:
+        drives = [(self.tt_status, self.turntable)] + [(u.status, u.drive) for u in self.units.values()]
+        for status, drive in drives:
+            if status is not None and status.alarm:
+                with contextlib.suppress(CommError):
+                    await drive.reset_alarm()
+
+    # ---- publishing --------------------------------------------------------------------------
+
+    def telemetry(self) -> dict[str, Any]:
+        tt = self.tt_status
+        units: dict[str, Any] = {}
+        for name, u in self.units.items():
+            s, load = u.status, u.load
+            z = self.z_m(name)
+            units[name] = {
+                "encoder_rev": None if s is None else round(s.encoder_rev, 5),
+                "commanded_rev": None if s is None else round(s.commanded_rev, 5),
+                "speed_rev_s": None if s is None else round(s.velocity_rev_s, 5),
+                "tension_n": None if load is None else round(load.tension_n, 4),
+                "z_m": None if z is None else round(z, 5),
+                "moving": None if s is None else s.moving,
+                "parked": u.parked,
+            }
+        return {
+            "turntable": {
+                "angle_deg": None if tt is None else round(tt.encoder_rev * 360.0, 4),
+                "moving": None if tt is None else tt.moving,
+            },
+            "units": units,
+            "lost": sorted(self.lost),
+        }
+
+    def unit_summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, u in self.units.items():
+            z = self.z_m(name)
+            out[name] = {
+                "parked": u.parked,
+                "z_m": None if z is None else round(z, 5),
+                "source": u.cfg.source,
+            }
+        return out

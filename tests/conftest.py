@@ -1,0 +1,176 @@
+"""Shared fixtures: a private Mosquitto, free ports, per-test configs, calibsim and calibd processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SIM_TOML = ROOT / "config" / "sim.toml"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise TimeoutError(f"port {port} not listening after {timeout_s} s")
+
+
+def mosquitto_exe() -> str:
+    exe = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+    if exe is None:
+        pytest.fail("mosquitto is not installed: run `make test` (it installs it) or apt-get install mosquitto")
+    return exe
+
+
+@dataclass
+class Broker:
+    host: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    conf: Path
+
+    def restart(self) -> None:
+        self.stop()
+        self.proc = subprocess.Popen([mosquitto_exe(), "-c", str(self.conf)], stderr=subprocess.DEVNULL)
+        wait_port(self.port, self.proc)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+
+
+def start_broker(workdir: Path) -> Broker:
+    port = free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "set_tcp_nodelay true\n" + ("user root\n" if os.geteuid() == 0 else "")
+    )
+    proc = subprocess.Popen([mosquitto_exe(), "-c", str(conf)], stderr=subprocess.DEVNULL)
+    wait_port(port, proc)
+    return Broker("127.0.0.1", port, proc, conf)
+
+
+@pytest.fixture(scope="session")
+def mosquitto() -> Iterator[Broker]:
+    """One private broker for the session (tests isolate themselves by topic root)."""
+    d = Path(tempfile.mkdtemp(prefix="calibd-mqtt-"))
+    broker = start_broker(d)
+    yield broker
+    broker.stop()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A broker for one test (for tests that restart it)."""
+    broker = start_broker(tmp_path)
+    yield broker
+    broker.stop()
+
+
+def make_config(
+    tmp: Path, mqtt_port: int, *, time_scale: float = 200.0, root: str | None = None, extra: str = ""
+) -> Path:
+    """config/sim.toml with free ports, pty links and state in `tmp`, and the given time_scale."""
+    text = SIM_TOML.read_text()
+    text = text.replace("15020", str(free_port())).replace("15030", str(free_port()))
+    text = text.replace("/tmp/calibsim/", f"{tmp}/pty/")
+    text = text.replace('dir = "./state"', f'dir = "{tmp}/state"')
+    text = text.replace("port = 1883", f"port = {mqtt_port}")
+    text = text.replace("time_scale = 20.0", f"time_scale = {time_scale}")
+    topic_root = root or f"t{os.getpid()}x{time.monotonic_ns() % 10**9}/calib"
+    text = text.replace('topic_root = "juno/calib"', f'topic_root = "{topic_root}"')
+    text = text.replace("move_margin_s = 5.0", "move_margin_s = 2.0")
+    path = tmp / "calibd.toml"
+    path.write_text(text + extra)
+    return path
+
+
+class Proc:
+    """A child process (calibsim or calibd) with its output kept in a file."""
+
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.log_path = log_path
+        self._fh = log_path.open("wb")
+        self.proc = subprocess.Popen(
+            args, stdout=self._fh, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    async def wait_output(self, text: str, timeout_s: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while text not in self.output():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"exited {self.proc.returncode}:\n{self.output()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{text!r} not seen:\n{self.output()[-3000:]}")
+            await asyncio.sleep(0.05)
+
+    def kill9(self) -> None:
+        self.proc.kill()
+        self.proc.wait(5)
+
+    def stop(self, timeout_s: float = 10.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._fh.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, mosquitto: Broker) -> Path:
+    return make_config(tmp_path, mosquitto.port)
+
+
+async def start_sim(config: Path, tmp: Path) -> Proc:
+    sim = Proc([str(BIN / "calibsim"), "--config", str(config)], tmp / "calibsim.log")
+    await sim.wait_output("calibsim: ready")
+    return sim
+
+
+def start_daemon(config: Path, tmp: Path, name: str = "calibd") -> Proc:
+    return Proc(
+        [str(BIN / "calibd"), "run", "--config", str(config)],
+        tmp / f"{name}.log",
+        env={"PYTHONUNBUFFERED": "1"},
+    )
+
+
+@pytest.fixture
+async def sim(config_path: Path, tmp_path: Path) -> AsyncIterator[Proc]:
+    proc = await start_sim(config_path, tmp_path)
+    yield proc
+    proc.stop()
