@@ -35,8 +35,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _load(args.config)
-    print(f"{args.config}: OK ({len(settings.endpoints())} endpoints, units "
-          f"{', '.join(u.name for u in settings.acu.units)})")
+    print(
+        f"{args.config}: OK ({len(settings.endpoints())} endpoints, units "
+        f"{', '.join(u.name for u in settings.acu.units)})"
+    )
     return 0
 
 

@@ -55,16 +55,19 @@ class Buses:
             self.serial[ep] = SerialLine(ep, name=f"serial {ep.path}")
         return self.serial[ep]
 
+    def all(self) -> list[ModbusBus | SerialLine]:
+        return [*self.modbus.values(), *self.serial.values()]
+
     async def connect_all(self) -> None:
         """Try every bus once; a bus that is down is retried lazily by its next request."""
-        for bus in [*self.modbus.values(), *self.serial.values()]:
+        for bus in self.all():
             try:
                 await bus.connect()
             except DriverError as exc:
                 log.error("bus_connect_failed", bus=bus.name, error=str(exc))
 
     async def close_all(self) -> None:
-        for bus in [*self.modbus.values(), *self.serial.values()]:
+        for bus in self.all():
             with contextlib.suppress(DriverError, OSError):
                 await bus.close()
 
@@ -78,18 +81,23 @@ def build(settings: Settings, buses: Buses, outbox: Outbox) -> dict[str, Subsyst
     acu_cfg = settings.acu
     tt = acu_cfg.turntable
     turntable = StepperDrive(
-        buses.modbus_bus(tt.endpoint), tt.device_id,
-        name="acu-turntable", counts_per_rev=tt.counts_per_rev * tt.gear_ratio,
+        buses.modbus_bus(tt.endpoint),
+        tt.device_id,
+        name="acu-turntable",
+        counts_per_rev=tt.counts_per_rev * tt.gear_ratio,
     )
     units: dict[str, tuple[Drive, ForceSensor]] = {}
     for u in acu_cfg.units:
         spool = acu_cfg.spool_of(u.name)
         drive = StepperDrive(
-            buses.modbus_bus(u.drive.endpoint), u.drive.device_id,
-            name=f"acu-spool-{u.name}", counts_per_rev=spool.counts_per_rev,
+            buses.modbus_bus(u.drive.endpoint),
+            u.drive.device_id,
+            name=f"acu-spool-{u.name}",
+            counts_per_rev=spool.counts_per_rev,
         )
         cell = LoadCell(
-            buses.serial_line(u.load_cell.endpoint), u.load_cell.address,
+            buses.serial_line(u.load_cell.endpoint),
+            u.load_cell.address,
             name=f"acu-load-{u.name}",
         )
         units[u.name] = (drive, cell)

@@ -254,7 +254,7 @@ def load_config(path: str | os.PathLike[str]) -> Settings:
         raise ConfigError([f"{p}: not valid TOML: {exc}"]) from exc
     token = _TOML_PATH.set(p)
     try:
-        return Settings()  # type: ignore[call-arg]  # fields come from the TOML source
+        return Settings()
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc)) from exc
     finally:

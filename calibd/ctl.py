@@ -1,8 +1,8 @@
 """calibctl: the operator's command line over MQTT (its own thin link, not the daemon's edge).
 
-    calibctl [--config FILE | --host H --port P --root R] status [SYSTEM]
-    calibctl ... cmd SYSTEM ACTION [key=value ...]      (SYSTEM `-` for the global {root}/cmd)
-    calibctl ... watch [SUFFIX]
+calibctl [--config FILE | --host H --port P --root R] status [SYSTEM]
+calibctl ... cmd SYSTEM ACTION [key=value ...]      (SYSTEM `-` for the global {root}/cmd)
+calibctl ... watch [SUFFIX]
 """
 
 from __future__ import annotations
@@ -32,8 +32,12 @@ class CtlLink:
         self.operator = operator
         self.inbox = f"{self.root}/ctl/{uuid.uuid4().hex[:12]}"
         self.client = aiomqtt.Client(
-            host, port, protocol=aiomqtt.ProtocolVersion.V5, socket_options=NODELAY,
-            identifier=f"calibctl-{uuid.uuid4().hex[:8]}", timeout=5,
+            host,
+            port,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            socket_options=NODELAY,
+            identifier=f"calibctl-{uuid.uuid4().hex[:8]}",
+            timeout=5,
         )
 
     async def __aenter__(self) -> CtlLink:
@@ -52,7 +56,7 @@ class CtlLink:
         """Send a command; return (immediate reply, final reply or None if rejected)."""
         cmd_id = f"ctl-{uuid.uuid4().hex[:12]}"
         corr = cmd_id.encode()
-        props = Properties(PacketTypes.PUBLISH)
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         props.ResponseTopic = self.inbox
         props.CorrelationData = corr
         topic = f"{self.root}/cmd" if system is None else f"{self.root}/{system}/cmd"
@@ -63,7 +67,9 @@ class CtlLink:
             async for msg in self.client.messages:
                 if getattr(msg.properties, "CorrelationData", None) != corr:
                     continue
-                rep = json.loads(bytes(msg.payload) if isinstance(msg.payload, bytes | bytearray) else b"{}")
+                rep = json.loads(
+                    bytes(msg.payload) if isinstance(msg.payload, bytes | bytearray) else b"{}"
+                )
                 if first is None:
                     first = rep
                     if rep["result"] == "rejected" or rep["final"]:
@@ -89,7 +95,11 @@ class CtlLink:
     async def watch(self, suffix: str) -> None:
         await self.client.subscribe(f"{self.root}/{suffix}", qos=1)
         async for msg in self.client.messages:
-            payload = msg.payload.decode(errors="replace") if isinstance(msg.payload, bytes) else msg.payload
+            payload = (
+                msg.payload.decode(errors="replace")
+                if isinstance(msg.payload, bytes)
+                else msg.payload
+            )
             print(f"{time.strftime('%H:%M:%S')} {msg.topic.value} {payload}", flush=True)
 
 

@@ -40,7 +40,8 @@ def _line(doc: dict[str, Any]) -> str:
     pos = doc.get("position") or {}
     if doc.get("system") == "house":
         valves = " ".join(f"{k}={v}" for k, v in (pos.get("valves") or {}).items())
-        return f"house  {doc['state']:<12} {valves} O2={pos.get('o2_ppm')} ppm Rn={pos.get('radon_mbq_m3')}"
+        env = f"O2={pos.get('o2_ppm')} ppm Rn={pos.get('radon_mbq_m3')} mBq/m3"
+        return f"house  {doc['state']:<12} {valves} {env}"
     fault = doc.get("fault") or {}
     return (
         f"{doc['system']:<6} {doc['state']:<12} unit={pos.get('unit')} z_m={pos.get('z_m')} "
@@ -95,12 +96,24 @@ def run_demo(config: str, *, auto: bool) -> int:
     try:
         time.sleep(0.3)
         sim_log = (work / "calibsim.log").open("wb")
-        procs.append(subprocess.Popen([str(bindir / "calibsim"), "--config", config], env=env,
-                                      stdout=sim_log, stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [str(bindir / "calibsim"), "--config", config],
+                env=env,
+                stdout=sim_log,
+                stderr=subprocess.STDOUT,
+            )
+        )
         time.sleep(1.0)
         d_log = (work / "calibd.log").open("wb")
-        procs.append(subprocess.Popen([str(bindir / "calibd"), "run", "--config", config], env=env,
-                                      stdout=d_log, stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [str(bindir / "calibd"), "run", "--config", config],
+                env=env,
+                stdout=d_log,
+                stderr=subprocess.STDOUT,
+            )
+        )
         print(f"demo: broker 127.0.0.1:{port}, root {settings.mqtt.topic_root}, logs in {work}")
         print(f"demo: try  calibctl --config {config} --port {port} cmd acu home", flush=True)
 

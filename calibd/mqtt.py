@@ -107,9 +107,7 @@ class MqttEdge:
         return json.dumps({**self.birth, "state": state}).encode()
 
     def _client(self) -> aiomqtt.Client:
-        will = aiomqtt.Will(
-            self.topics.daemon_state, self._state("lost"), qos=1, retain=True
-        )
+        will = aiomqtt.Will(self.topics.daemon_state, self._state("lost"), qos=1, retain=True)
         return aiomqtt.Client(
             self.cfg.host,
             self.cfg.port,
@@ -197,7 +195,7 @@ class MqttEdge:
             return t.interlocks, 1, True, None
         route = item.route or ReplyRoute()
         if route.response_topic:
-            props = Properties(PacketTypes.PUBLISH)
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             if route.correlation_data is not None:
                 props.CorrelationData = route.correlation_data
             return route.response_topic, 1, False, props

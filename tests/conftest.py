@@ -1,4 +1,4 @@
-"""Shared fixtures: a private Mosquitto, free ports, per-test configs, calibsim and calibd processes."""
+"""Shared fixtures: a private Mosquitto, free ports, per-test configs, calibsim and calibd."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 10.0)
 def mosquitto_exe() -> str:
     exe = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
     if exe is None:
-        pytest.fail("mosquitto is not installed: run `make test` (it installs it) or apt-get install mosquitto")
+        pytest.fail("mosquitto is missing: `make test` installs it (or: apt-get install mosquitto)")
     return exe
 
 
@@ -55,7 +55,9 @@ class Broker:
 
     def restart(self) -> None:
         self.stop()
-        self.proc = subprocess.Popen([mosquitto_exe(), "-c", str(self.conf)], stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [mosquitto_exe(), "-c", str(self.conf)], stderr=subprocess.DEVNULL
+        )
         wait_port(self.port, self.proc)
 
     def stop(self) -> None:
@@ -95,7 +97,12 @@ def own_broker(tmp_path: Path) -> Iterator[Broker]:
 
 
 def make_config(
-    tmp: Path, mqtt_port: int, *, time_scale: float = 200.0, root: str | None = None, extra: str = ""
+    tmp: Path,
+    mqtt_port: int,
+    *,
+    time_scale: float = 200.0,
+    root: str | None = None,
+    extra: str = "",
 ) -> Path:
     """config/sim.toml with free ports, pty links and state in `tmp`, and the given time_scale."""
     text = SIM_TOML.read_text()

@@ -32,7 +32,10 @@ class Probe:
     def __init__(self, host: str, port: int, root: str) -> None:
         self.root = root
         self.client = aiomqtt.Client(
-            host, port, protocol=aiomqtt.ProtocolVersion.V5, socket_options=NODELAY,
+            host,
+            port,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            socket_options=NODELAY,
             identifier=f"probe-{uuid.uuid4().hex[:8]}",
         )
         self.msgs: list[Msg] = []
@@ -93,7 +96,9 @@ class Probe:
             except TimeoutError:
                 pass
 
-    async def status(self, system: str, pred: Callable[[dict[str, Any]], bool], timeout_s: float = 20.0) -> dict[str, Any]:
+    async def status(
+        self, system: str, pred: Callable[[dict[str, Any]], bool], timeout_s: float = 20.0
+    ) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:
             doc = self.last(f"{system}/status")
             return doc if isinstance(doc, dict) and pred(doc) else None
@@ -110,23 +115,33 @@ class Probe:
         return [r for r in self.on(suffix) if isinstance(r, dict) and r.get("id") == cmd_id]
 
     async def send(
-        self, system: str | None, action: str, args: dict[str, Any] | None = None, *,
-        cmd_id: str | None = None, **extra: Any,
+        self,
+        system: str | None,
+        action: str,
+        args: dict[str, Any] | None = None,
+        *,
+        cmd_id: str | None = None,
+        **extra: Any,
     ) -> str:
         cmd_id = cmd_id or f"c-{uuid.uuid4().hex[:10]}"
         doc = {"id": cmd_id, "action": action, "args": args or {}, "operator": "pytest", **extra}
         await self.publish("cmd" if system is None else f"{system}/cmd", doc)
         return cmd_id
 
-    async def ack(self, cmd_id: str, system: str | None = "acu", timeout_s: float = 5.0) -> dict[str, Any]:
+    async def ack(
+        self, cmd_id: str, system: str | None = "acu", timeout_s: float = 5.0
+    ) -> dict[str, Any]:
         got: list[dict[str, Any]] = await self.wait(
             lambda: self.replies(cmd_id, system), timeout_s, f"ack of {cmd_id}"
         )
         return got[0]
 
-    async def final(self, cmd_id: str, system: str | None = "acu", timeout_s: float = 30.0) -> dict[str, Any]:
+    async def final(
+        self, cmd_id: str, system: str | None = "acu", timeout_s: float = 30.0
+    ) -> dict[str, Any]:
         got: list[dict[str, Any]] = await self.wait(
-            lambda: [r for r in self.replies(cmd_id, system) if r["final"]], timeout_s,
+            lambda: [r for r in self.replies(cmd_id, system) if r["final"]],
+            timeout_s,
             f"final reply of {cmd_id}",
         )
         return got[0]
@@ -143,7 +158,7 @@ class Probe:
     async def request(self, system: str, doc: dict[str, Any], reply_topic: str) -> bytes:
         """Publish with a v5 Response Topic + Correlation Data; return the correlation bytes."""
         corr = uuid.uuid4().bytes
-        props = Properties(PacketTypes.PUBLISH)
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         props.ResponseTopic = f"{self.root}/{reply_topic}"
         props.CorrelationData = corr
         await self.publish(f"{system}/cmd", doc, properties=props)

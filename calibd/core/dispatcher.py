@@ -66,7 +66,9 @@ class Dispatcher:
     ) -> None:
         if exc.code == ErrorCode.BAD_JSON:
             cmd_id = None
-        log.info("command_rejected", id=cmd_id, system=system, code=str(exc.code), message=exc.message)
+        log.info(
+            "command_rejected", id=cmd_id, system=system, code=str(exc.code), message=exc.message
+        )
         payload = reply(cmd_id, system, action, "rejected", error=exc)
         self.outbox.put(Outgoing("reply", system, payload, inbound.route))
 
@@ -87,8 +89,13 @@ class Dispatcher:
         results: dict[str, str] = {}
         for name, sub in self.subsystems.items():
             if cmd.action == "estop":
-                sub.trip(Trip("estop", f"e-stop by {cmd.operator or 'operator'} ({cmd.id})",
-                              error=ErrorCode.INTERLOCK))
+                sub.trip(
+                    Trip(
+                        "estop",
+                        f"e-stop by {cmd.operator or 'operator'} ({cmd.id})",
+                        error=ErrorCode.INTERLOCK,
+                    )
+                )
                 results[name] = "tripped"
             elif sub.state == "FAULT":
                 sub_cmd = Command(f"{cmd.id}/{name}", name, "reset", {}, cmd.operator, cmd.route)

@@ -9,17 +9,19 @@ from typing import Any
 from transitions.extensions.asyncio import AsyncMachine, AsyncState
 
 
-class _State(AsyncState):  # type: ignore[misc]  # transitions is untyped
-    async def enter(self, event_data: Any) -> None:
+class _State(AsyncState):
+    async def enter(self, event_data: Any) -> None:  # type: ignore[override]  # stub says sync
         await event_data.model.on_state_entered(event_data)
         await super().enter(event_data)
 
 
-class Machine(AsyncMachine):  # type: ignore[misc]
-    state_cls = _State
+class Machine(AsyncMachine):
+    state_cls = _State  # type: ignore[assignment]  # stub pins the nested class
 
 
-def attach(model: object, states: list[str], transitions: list[dict[str, Any]], initial: str) -> Machine:
+def attach(
+    model: object, states: list[str], transitions: list[dict[str, Any]], initial: str
+) -> Machine:
     """Make `model` the FSM of `states`/`transitions` (tables are data in each subsystem)."""
     return Machine(
         model=model,

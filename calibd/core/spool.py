@@ -29,7 +29,9 @@ class Drum:
         """Cable on the drum after winding `turns` turns onto the bare drum."""
         full = max(0, int(turns // self.turns_per_layer))
         length = sum(self._layer_length_m(k) for k in range(full))
-        return length + 2 * math.pi * self.layer_radius_m(full) * (turns - full * self.turns_per_layer)
+        return length + 2 * math.pi * self.layer_radius_m(full) * (
+            turns - full * self.turns_per_layer
+        )
 
     def turns_for_wound(self, length_m: float) -> float:
         """Inverse of wound_length_m."""

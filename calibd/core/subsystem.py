@@ -48,7 +48,9 @@ class Fault:
         return {"code": self.code, "message": self.message, "axis": self.axis}
 
 
-def sources(table: Sequence[Mapping[str, Any]], trigger: str, states: Iterable[str]) -> frozenset[str]:
+def sources(
+    table: Sequence[Mapping[str, Any]], trigger: str, states: Iterable[str]
+) -> frozenset[str]:
     """States from which `trigger` is defined in a transition table (`*` expanded)."""
     out: set[str] = set()
     for row in table:
@@ -92,12 +94,14 @@ class Subsystem:
         if spec is None:
             raise CommandError(
                 ErrorCode.UNKNOWN_ACTION,
-                f"{self.name} has no action {cmd.action!r} (has: {', '.join(sorted(self.ACTIONS))})",
+                f"{self.name} has no action {cmd.action!r}"
+                f" (has: {', '.join(sorted(self.ACTIONS))})",
             )
         args = validate_args(spec.args, cmd.args)
         if spec.motion and self.command is not None:
             raise CommandError(
-                ErrorCode.BUSY, f"{self.name} is executing {self.command.action} ({self.command.id})"
+                ErrorCode.BUSY,
+                f"{self.name} is executing {self.command.action} ({self.command.id})",
             )
         if self.state not in spec.states:
             raise CommandError(
@@ -123,7 +127,7 @@ class Subsystem:
             error, result = exc, "failed"
             if exc.code == ErrorCode.INTERNAL:
                 result = "failed"
-        except Exception as exc:  # noqa: BLE001 - every accepted command gets its final reply
+        except Exception as exc:
             self.log.exception("command_crashed", command=cmd.id)
             error, result = CommandError(ErrorCode.INTERNAL, repr(exc)), "failed"
         finally:
@@ -175,7 +179,9 @@ class Subsystem:
         self.outbox.put(Outgoing("event", self.name, doc))
 
     def telemetry(self, payload: dict[str, Any]) -> None:
-        self.outbox.put(Outgoing("telemetry", self.name, {"system": self.name, "ts": iso_now(), **payload}))
+        self.outbox.put(
+            Outgoing("telemetry", self.name, {"system": self.name, "ts": iso_now(), **payload})
+        )
 
     def status_fields(self) -> dict[str, Any]:
         """Subsystem part of the status: busy/homed/deployed/source/position/target."""
@@ -193,7 +199,9 @@ class Subsystem:
             "busy": self.command is not None,
             "interlocks": [],
             "fault": (
-                {"code": self.latched.code, "message": self.latched.message} if self.latched else None
+                {"code": self.latched.code, "message": self.latched.message}
+                if self.latched
+                else None
             ),
             "command": (
                 {"id": self.command.id, "action": self.command.action} if self.command else None

@@ -11,8 +11,8 @@ from typing import Any
 
 from calibd.config import AcuCfg
 from calibd.core.commands import Args, Command, NoArgs
-from calibd.core.fsm import attach
 from calibd.core.errors import CommandError, ErrorCode, Trip
+from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox
 from calibd.core.subsystem import ActionSpec, Subsystem, sources
 from calibd.subsystems.acu_axes import AcuAxes, ValveControl
@@ -122,10 +122,12 @@ class Acu(Subsystem):
         if action in {"deploy", "move"}:
             lo, hi = self.cfg.z_min_m, self.cfg.z_max_m
             if not lo <= args.z_m <= hi:
-                raise CommandError(
-                    ErrorCode.OUT_OF_RANGE, f"z_m {args.z_m} outside [{lo}, {hi}]"
-                )
-        if action in {"select", "deploy"} and self.state == "STOPPED" and not self.axes.all_parked():
+                raise CommandError(ErrorCode.OUT_OF_RANGE, f"z_m {args.z_m} outside [{lo}, {hi}]")
+        if (
+            action in {"select", "deploy"}
+            and self.state == "STOPPED"
+            and not self.axes.all_parked()
+        ):
             raise CommandError(
                 ErrorCode.INVALID_STATE, "a source is out: retract (or move) it first"
             )

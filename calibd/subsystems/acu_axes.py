@@ -75,7 +75,11 @@ class AcuAxes:
         for i, ucfg in enumerate(cfg.units, start=1):
             drive, cell = units[ucfg.name]
             self.units[ucfg.name] = UnitAxis(
-                ucfg, i, drive, cell, spool_model(cfg, ucfg.name),
+                ucfg,
+                i,
+                drive,
+                cell,
+                spool_model(cfg, ucfg.name),
                 cfg.spool_of(ucfg.name).load_cell_range_n,
             )
         self.homed = False
@@ -185,13 +189,20 @@ class AcuAxes:
                     return Trip("drive_alarm", f"drive {name} alarm code {s.alarm_code}", axis=name)
                 if s.limit_pos or s.limit_neg:
                     which = "end-of-cable" if s.limit_pos else "over-wind"
-                    return Trip("limit", f"{which} limit switch on {name}", error=ErrorCode.INTERLOCK, axis=name)
+                    return Trip(
+                        "limit",
+                        f"{which} limit switch on {name}",
+                        error=ErrorCode.INTERLOCK,
+                        axis=name,
+                    )
                 if self.homed and not s.homed:
                     return Trip("position_lost", f"drive {name} lost its reference", axis=name)
             if load is None:
                 continue
             if load.status == LoadStatus.ERROR:
-                return Trip("load_cell_error", f"load cell {name} reports a sensor error", axis=name)
+                return Trip(
+                    "load_cell_error", f"load cell {name} reports a sensor error", axis=name
+                )
             expected = self.expected_tension_n(u)
             high = max(cfg.snag_factor * expected, expected + cfg.tension_floor_n)
             high = min(high, 0.8 * u.load_cell_range_n)
@@ -199,13 +210,17 @@ class AcuAxes:
             t = load.tension_n
             if load.status == LoadStatus.OVERLOAD or t > high:
                 return Trip(
-                    "snag", f"over-tension on {name}: {t:.2f} N > {high:.2f} N",
-                    error=ErrorCode.INTERLOCK, axis=name,
+                    "snag",
+                    f"over-tension on {name}: {t:.2f} N > {high:.2f} N",
+                    error=ErrorCode.INTERLOCK,
+                    axis=name,
                 )
             if t < low:
                 return Trip(
-                    "slack", f"slack cable on {name}: {t:.2f} N < {low:.2f} N",
-                    error=ErrorCode.INTERLOCK, axis=name,
+                    "slack",
+                    f"slack cable on {name}: {t:.2f} N < {low:.2f} N",
+                    error=ErrorCode.INTERLOCK,
+                    axis=name,
                 )
         return None
 
@@ -222,7 +237,9 @@ class AcuAxes:
                 raise res
 
     async def reset_alarms(self) -> None:
-        drives = [(self.tt_status, self.turntable)] + [(u.status, u.drive) for u in self.units.values()]
+        drives = [(self.tt_status, self.turntable)] + [
+            (u.status, u.drive) for u in self.units.values()
+        ]
         for status, drive in drives:
             if status is not None and status.alarm:
                 with contextlib.suppress(CommError):

@@ -45,7 +45,9 @@ class AcuMotion:
                     await self.axes.wait_poll()
         except TimeoutError:
             raise Trip(
-                "move_timeout", f"{what}: not done after {deadline_s:.1f} s", error=ErrorCode.TIMEOUT
+                "move_timeout",
+                f"{what}: not done after {deadline_s:.1f} s",
+                error=ErrorCode.TIMEOUT,
             ) from None
 
     @staticmethod
@@ -73,7 +75,9 @@ class AcuMotion:
         if off_switch:
             await self.valves.close_valve(self.cfg.valve)
         tt = self.cfg.turntable
-        await self._io("turntable home", "turntable", self.axes.turntable.home(tt.speed_deg_s / 360))
+        await self._io(
+            "turntable home", "turntable", self.axes.turntable.home(tt.speed_deg_s / 360)
+        )
 
         def tt_homed() -> bool:
             s = self.axes.tt_status
@@ -91,7 +95,9 @@ class AcuMotion:
             return s is not None and s.homed and s.home_switch and not s.moving
 
         # from anywhere on the cable at home speed (a lost source comes up slowly)
-        await self._until(done, u.model.drum.cable_length_m / self.cfg.home_speed_m_s, f"homing {u.cfg.name}")
+        await self._until(
+            done, u.model.drum.cable_length_m / self.cfg.home_speed_m_s, f"homing {u.cfg.name}"
+        )
 
     async def select(self, unit: str) -> None:
         u = self.axes.units[unit]
@@ -136,7 +142,9 @@ class AcuMotion:
         if not u.parked:
             await self._home_spool(u)
         if not u.parked:
-            raise Trip("not_parked", f"unit {u.cfg.name} did not reach its parked switch", axis=u.cfg.name)
+            raise Trip(
+                "not_parked", f"unit {u.cfg.name} did not reach its parked switch", axis=u.cfg.name
+            )
         await self.valves.close_valve(self.cfg.valve)
 
     # ---- spool moves -------------------------------------------------------------------------
@@ -148,7 +156,9 @@ class AcuMotion:
             await self._spool_rev(u, rev)
             z_now = self.axes.z_m(u.cfg.name)
             if z_now is None:
-                raise Trip("position_unknown", f"no position for unit {u.cfg.name}", axis=u.cfg.name)
+                raise Trip(
+                    "position_unknown", f"no position for unit {u.cfg.name}", axis=u.cfg.name
+                )
             err_m = z_now - z_m
             if abs(err_m) <= self.cfg.position_tolerance_m:
                 return
@@ -162,7 +172,9 @@ class AcuMotion:
         m_per_rev = u.model.drum.metres_per_rev(rev_now)
         speed_rev_s = self.cfg.speed_m_s / m_per_rev
         accel_rev_s2 = self.cfg.accel_m_s2 / m_per_rev
-        await self._io(f"move {u.cfg.name}", u.cfg.name, u.drive.move_to(rev, speed_rev_s, accel_rev_s2))
+        await self._io(
+            f"move {u.cfg.name}", u.cfg.name, u.drive.move_to(rev, speed_rev_s, accel_rev_s2)
+        )
         tol_rev = 1.5 / self.cfg.spool_of(u.cfg.name).counts_per_rev
 
         def arrived() -> bool:

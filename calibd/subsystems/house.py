@@ -13,8 +13,8 @@ from typing import Any
 
 from calibd.config import HouseCfg
 from calibd.core.commands import NoArgs
-from calibd.core.fsm import attach
 from calibd.core.errors import CommandError, ErrorCode, Trip
+from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox
 from calibd.core.subsystem import ActionSpec, Subsystem, sources
 from drivers.base import IoDevice

@@ -1,0 +1,88 @@
+"""The HIL stack for integration tests: calibsim + calibd processes and a recording probe."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from calibd.config import load_config
+from tests.conftest import Broker, Proc, make_config, start_daemon, start_sim
+from tests.mqtt_probe import Probe
+
+
+class Stack:
+    def __init__(
+        self, broker: Broker, tmp: Path, config: Path, probe: Probe, sim: Proc, daemon: Proc
+    ) -> None:
+        self.broker = broker
+        self.tmp = tmp
+        self.config = config
+        self.probe = probe
+        self.sim = sim
+        self.daemon = daemon
+
+    async def online(self, timeout_s: float = 20.0) -> None:
+        await self.probe.wait(
+            lambda: (
+                (self.probe.last("daemon/state") or {}).get("state") == "online"
+                and self.probe.last("acu/status") is not None
+            ),
+            timeout_s,
+            "daemon online",
+        )
+
+    def truth(self) -> dict[str, Any]:
+        doc = self.probe.last("sim/acu/truth")
+        assert isinstance(doc, dict), "no truth from the simulator"
+        return doc
+
+    async def settled_truth(self, after: float) -> dict[str, Any]:
+        """The simulator's truth published after monotonic time `after`."""
+
+        def fresh() -> dict[str, Any] | None:
+            got = [
+                m for m in self.probe.msgs if m.topic.endswith("/sim/acu/truth") and m.at > after
+            ]
+            return got[-1].payload if got else None
+
+        doc: dict[str, Any] = await self.probe.wait(fresh, 10.0, "fresh truth")
+        return doc
+
+    async def inject(self, fault: str, axis: str | None = None, system: str = "acu") -> None:
+        doc: dict[str, Any] = {"fault": fault}
+        if axis is not None:
+            doc["axis"] = axis
+        await self.probe.publish(f"sim/{system}/fault", doc)
+
+    async def home(self) -> None:
+        rep = await self.probe.run("acu", "home", timeout_s=40)
+        assert rep["result"] == "completed", rep
+
+    def acu(self) -> dict[str, Any]:
+        doc = self.probe.last("acu/status")
+        assert isinstance(doc, dict)
+        return doc
+
+    def new_time(self) -> float:
+        return time.monotonic()
+
+
+@asynccontextmanager
+async def hil_stack(
+    broker: Broker, tmp: Path, *, time_scale: float = 200.0, extra: str = ""
+) -> AsyncIterator[Stack]:
+    config = make_config(tmp, broker.port, time_scale=time_scale, extra=extra)
+    root = load_config(config).mqtt.topic_root
+    sim = await start_sim(config, tmp)
+    daemon = start_daemon(config, tmp)
+    try:
+        async with Probe(broker.host, broker.port, root) as probe:
+            stack = Stack(broker, tmp, config, probe, sim, daemon)
+            await stack.online()
+            yield stack
+    finally:
+        daemon.stop()
+        sim.stop()

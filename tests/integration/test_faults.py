@@ -1,0 +1,79 @@
+"""Protections of this slice: snag and slack during a deploy, loss of a device."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Broker
+from tests.integration.stack import Stack, hil_stack
+
+pytestmark = pytest.mark.integration
+
+
+async def _deploying(stack: Stack) -> str:
+    await stack.home()
+    cmd_id = await stack.probe.send("acu", "deploy", {"unit": "A", "z_m": -15.0})
+    await stack.probe.status("acu", lambda s: s["state"] == "DEPLOYING")
+    # wait until the source is on its way down
+    await stack.probe.wait(
+        lambda: (stack.truth()["units"]["A"]["paid_out_m"] or 0) > 3.0, 20.0, "source going down"
+    )
+    return cmd_id
+
+
+@pytest.mark.parametrize("fault", ["snag", "slack"])
+async def test_tension_fault_during_deploy(mosquitto: Broker, tmp_path: Path, fault: str) -> None:
+    async with hil_stack(mosquitto, tmp_path, time_scale=20.0) as stack:
+        p = stack.probe
+        cmd_id = await _deploying(stack)
+        await stack.inject(fault, "A")
+        final = await p.final(cmd_id, timeout_s=10)
+        assert final["result"] == "failed"
+        assert final["error"]["code"] == "interlock", final
+        status = await p.status("acu", lambda s: s["state"] == "FAULT")
+        assert status["fault"]["code"] == fault
+        assert status["deployed"] is True
+        # the simulator saw the stop, promptly
+        stopped = await p.wait(
+            lambda: [e for e in p.on("sim/acu/events") if e.get("event") == "stopped"], 5.0, "stop"
+        )
+        assert stopped[0]["fault"] == fault
+        assert stopped[0]["reaction_ms"] < 500
+        # latched: no motion, and reset refused while the cause is present
+        move_id = await p.send("acu", "move", {"z_m": 0.0})
+        assert (await p.ack(move_id))["error"]["code"] == "invalid_state"
+        reset_id = await p.send("acu", "reset")
+        assert (await p.ack(reset_id))["error"]["code"] == "interlock"
+        await asyncio.sleep(0.5)
+        assert stack.acu()["state"] == "FAULT"
+        # cause gone -> reset -> STOPPED (source out), then retract to parked
+        await stack.inject("clear")
+        await asyncio.sleep(0.3)
+        rep = await p.run("acu", "reset")
+        assert rep["result"] == "completed", rep
+        assert stack.acu()["state"] == "STOPPED"
+        rep = await p.run("acu", "retract", timeout_s=60)
+        assert rep["result"] == "completed", rep
+        assert stack.acu()["state"] == "PARKED"
+
+
+async def test_device_loss_faults(mosquitto: Broker, tmp_path: Path) -> None:
+    async with hil_stack(mosquitto, tmp_path, time_scale=20.0) as stack:
+        p = stack.probe
+        cmd_id = await _deploying(stack)
+        await stack.inject("comm_loss", "A")
+        final = await p.final(cmd_id, timeout_s=10)
+        assert final["result"] == "failed" and final["error"]["code"] == "hardware", final
+        status = await p.status("acu", lambda s: s["state"] == "FAULT")
+        assert status["fault"]["code"] == "comm_loss"
+        reset_id = await p.send("acu", "reset")
+        assert (await p.ack(reset_id))["error"]["code"] == "interlock"
+        await stack.inject("clear")
+        await p.wait(lambda: not p.last("acu/telemetry")["lost"], 10.0, "device back")
+        rep = await p.run("acu", "reset")
+        assert rep["result"] == "completed", rep
+        # the source is out: the FSM says so
+        assert stack.acu()["state"] == "STOPPED" and stack.acu()["deployed"] is True

@@ -1,0 +1,93 @@
+"""Configuration: TOML + env overrides, errors with their TOML path, the committed schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from calibd.__main__ import main
+from calibd.config import ConfigError, json_schema, load_config
+
+ROOT = Path(__file__).resolve().parents[3]
+SIM = ROOT / "config" / "sim.toml"
+
+
+def test_sim_config_loads_and_is_frozen() -> None:
+    s = load_config(SIM)
+    assert s.acu.units[1].name == "B"
+    assert s.acu.spool_of("B").drum_radius_m == 0.05
+    with pytest.raises(ValueError, match="frozen"):
+        s.mqtt.port = 1  # type: ignore[misc]
+
+
+def test_env_overrides_one_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALIBD_MQTT__PORT", "8883")
+    monkeypatch.setenv("CALIBD_STATE__DIR", "/srv/calibd")
+    monkeypatch.setenv("CALIBD_SIM__TIME_SCALE", "7")
+    s = load_config(SIM)
+    assert s.mqtt.port == 8883 and s.mqtt.host == "127.0.0.1"
+    assert str(s.state.dir) == "/srv/calibd"
+    assert s.sim.time_scale == 7
+
+
+def _write(tmp_path: Path, old: str, new: str) -> Path:
+    text = SIM.read_text()
+    assert old in text
+    p = tmp_path / "c.toml"
+    p.write_text(text.replace(old, new))
+    return p
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path"),
+    [
+        ("port = 1883", "port = 99999", "mqtt.port"),
+        ("port = 1883", "prot = 1883", "mqtt.prot"),
+        ('name = "B"', 'name = "b"', "acu.units.1.name"),
+        ("drum_radius_m = 0.05", 'drum_radius_m = "big"', "acu.spool.drum_radius_m"),
+        (
+            'endpoint = "tcp://127.0.0.1:15020", device_id = 2',
+            'endpoint = "udp://x", device_id = 2',
+            "acu.units.0.drive",
+        ),
+        ('valve = "acu"', 'valve = "nope"', "(top level)"),
+        ("z_min_m = -17.4", "z_min_m = -18.0", "acu.z_min_m"),
+    ],
+)
+def test_errors_name_the_toml_path(tmp_path: Path, old: str, new: str, path: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_config(_write(tmp_path, old, new))
+    assert any(line.startswith(path) for line in exc.value.errors), exc.value.errors
+
+
+def test_time_scale_refused_with_real_hardware(tmp_path: Path) -> None:
+    p = _write(tmp_path, "tcp://127.0.0.1:15030", "tcp://10.1.2.3:502")
+    with pytest.raises(ConfigError) as exc:
+        load_config(p)
+    assert "time_scale" in str(exc.value)
+
+
+def test_missing_and_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such configuration file"):
+        load_config(tmp_path / "absent.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[mqtt\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+
+
+def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as ok:
+        main(["check-config", str(SIM)])
+    assert ok.value.code == 0
+    with pytest.raises(SystemExit) as bad:
+        main(["check-config", str(_write(tmp_path, "port = 1883", "port = 0"))])
+    assert bad.value.code == 1
+    assert "mqtt.port" in capsys.readouterr().err
+
+
+def test_committed_schema_is_current() -> None:
+    committed = json.loads((ROOT / "config" / "schema.json").read_text())
+    assert committed == json_schema(), "config/schema.json is stale: run `make schema`"
