@@ -1,0 +1,334 @@
+"""Closed-loop stepper drive (docs/hardware.md §1): motion, switches, alarms, registers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from pymodbus.constants import ExcCodes
+from pymodbus.simulator import SimDevice
+
+from simulators.clock import Clock
+from simulators.modbus_front import (
+    FC_READ_HOLDING,
+    FC_READ_INPUT,
+    HOLDING_FCS,
+    drop_request,
+    in_range,
+    int32_from,
+    int32_words,
+    sim_device,
+    uint32_from,
+)
+from simulators.motion import EPS, Profile, plan_jog, plan_move, plan_stop, standstill
+
+START, STOP, HALT, HOME, ALARM_RESET = 1, 2, 3, 4, 5
+COMMAND_NAMES = {
+    START: "START",
+    STOP: "STOP",
+    HALT: "HALT",
+    HOME: "HOME",
+    ALARM_RESET: "ALARM_RESET",
+}
+HOLDING_COUNT = 7
+INPUT_COUNT = 9
+COMMAND_REG = 6
+
+MOVING, IN_POSITION, ALARM, HOME_SW = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+LIMIT_POS, LIMIT_NEG, HOMED, ENABLED = 1 << 4, 1 << 5, 1 << 6, 1 << 7
+
+ALARM_OVERLOAD = 3
+ALARM_LIMIT = 4
+IN_POSITION_WINDOW_COUNTS = 4.0
+INT32_MAX = 2**31 - 1
+
+
+class Mechanics(Protocol):
+    """What the drive is bolted to: its switches, in absolute drum counts."""
+
+    def home_active(self, drum_counts: float) -> bool:
+        """HOME_SW state."""
+        ...
+
+    def home_edge(self, drum_counts: float) -> float:
+        """Where HOME_SW rises when moving negative from ``drum_counts``."""
+        ...
+
+    def limit_pos_counts(self) -> float | None:
+        """LIMIT_POS is active above this (None: no switch)."""
+        ...
+
+    def limit_neg_counts(self) -> float | None:
+        """LIMIT_NEG is active below this (None: no switch)."""
+        ...
+
+    def inputs(self, drum_counts: float) -> int:
+        """The INPUTS register."""
+        ...
+
+
+def _clamp_i32(value: float) -> int:
+    return max(-INT32_MAX - 1, min(INT32_MAX, round(value)))
+
+
+class Drive:
+    """A drive model evaluated analytically at any simulated time (monotonic)."""
+
+    def __init__(
+        self,
+        mechanics: Mechanics,
+        start_counts: float,
+        t_s: float,
+        on_command: Callable[[str], None] | None = None,
+    ) -> None:
+        self.mechanics = mechanics
+        self.on_command = on_command
+        self.holding = [0] * HOLDING_COUNT
+        self.alarm_code = 0
+        self.homed = False
+        self.forced_alarm = False
+        self.forced_limit_pos = False
+        self._profile: Profile = standstill(t_s, start_counts)
+        self._cmd_zero = start_counts
+        self._enc_zero = start_counts
+        self._lost_counts = 0.0
+        self._stall_drum: float | None = None
+        self._slip_enc: int | None = None
+        self._homing = False
+        self._target: float | None = None
+        self._t_s = t_s
+        self._was_moving = False
+        self._standstill_pending = False
+
+    # -- state -------------------------------------------------------------------------------
+    def motor(self, t_s: float) -> tuple[float, float]:
+        """Motor (step generator) position and velocity, absolute counts."""
+        return self._profile.state(t_s)
+
+    def drum_counts(self, t_s: float) -> float:
+        """True drum position, absolute counts (what the encoder follows)."""
+        if self._stall_drum is not None:
+            return self._stall_drum
+        return self.motor(t_s)[0] - self._lost_counts
+
+    def moving(self, t_s: float) -> bool:
+        """MOVING: a profile is running (or a stalled motor has not reached its target)."""
+        if self._profile.moving(t_s):
+            return True
+        return self._stall_drum is not None and abs(self.motor(t_s)[0] - self._stall_drum) > 0.5
+
+    def encoder(self, t_s: float) -> int:
+        """ENC_POS register value."""
+        if self._slip_enc is not None:
+            return self._slip_enc
+        return _clamp_i32(self.drum_counts(t_s) - self._enc_zero)
+
+    def limit_pos(self, drum: float) -> bool:
+        """LIMIT_POS state."""
+        lim = self.mechanics.limit_pos_counts()
+        return self.forced_limit_pos or (lim is not None and drum >= lim)
+
+    def limit_neg(self, drum: float) -> bool:
+        """LIMIT_NEG state."""
+        lim = self.mechanics.limit_neg_counts()
+        return lim is not None and drum <= lim
+
+    # -- time --------------------------------------------------------------------------------
+    def advance(self, t_s: float) -> None:
+        """Process switch events up to ``t_s`` and note a standstill reached on the way."""
+        t_s = max(t_s, self._t_s)
+        if self._stall_drum is None:
+            self._process_events(t_s)
+        x, v = self.motor(t_s)
+        if self.forced_limit_pos and v > EPS:
+            self._halt(t_s, x)
+            self.alarm_code = ALARM_LIMIT
+        self._t_s = t_s
+        moving = self.moving(t_s)
+        if self._was_moving and not moving:
+            self._standstill_pending = True
+        self._was_moving = moving
+
+    def pop_standstill(self) -> bool:
+        """Whether the drive came to standstill since the last call."""
+        pending, self._standstill_pending = self._standstill_pending, False
+        return pending
+
+    def _process_events(self, t_s: float) -> None:
+        after = self._t_s
+        lost = self._lost_counts
+        hits: list[tuple[float, str]] = []
+        if self._homing:
+            edge = self.mechanics.home_edge(self.drum_counts(after))
+            hit = self._profile.first_time_at(edge + lost, after)
+            if hit is not None and self.motor(hit)[1] < 0:
+                hits.append((hit, "home"))
+        for lim, sign in (
+            (self.mechanics.limit_pos_counts(), 1.0),
+            (self.mechanics.limit_neg_counts(), -1.0),
+        ):
+            if lim is None:
+                continue
+            hit = self._profile.first_time_at(lim + lost, after)
+            if hit is not None and self.motor(hit)[1] * sign > 0:
+                hits.append((hit, "limit"))
+        hits = [h for h in hits if h[0] <= t_s]
+        if not hits:
+            return
+        hit_s, kind = min(hits)
+        x_hit = self.motor(hit_s)[0]
+        self._halt(hit_s, x_hit)
+        if kind == "home":
+            self._set_home(x_hit)
+        else:
+            self.alarm_code = ALARM_LIMIT
+
+    def _halt(self, t_s: float, x: float) -> None:
+        self._profile = standstill(t_s, x)
+        self._homing = False
+
+    def _set_home(self, motor_counts: float) -> None:
+        self._cmd_zero = motor_counts
+        self._enc_zero = motor_counts - self._lost_counts
+        self._target = motor_counts
+        self.homed = True
+        self._homing = False
+
+    # -- commands ----------------------------------------------------------------------------
+    def command(self, code: int, t_s: float) -> None:
+        """Execute a COMMAND register write."""
+        self.advance(t_s)
+        t_s = self._t_s
+        x, v = self.motor(t_s)
+        speed = float(uint32_from(self.holding[2:4]))
+        accel = float(uint32_from(self.holding[4:6]))
+        drum = self.drum_counts(t_s)
+        if code == START and not self.alarm_code:
+            target = int32_from(self.holding[0:2]) + self._cmd_zero
+            if (target > x and self.limit_pos(drum)) or (target < x and self.limit_neg(drum)):
+                self._halt(t_s, x)
+                self.alarm_code = ALARM_LIMIT
+            else:
+                self._profile = plan_move(t_s, x, v, target, speed, accel)
+                self._homing = False
+                self._target = target
+        elif code == STOP:
+            self._profile = plan_stop(t_s, x, v, accel)
+            self._homing = False
+        elif code == HALT:
+            self._halt(t_s, x)
+        elif code == HOME and not self.alarm_code:
+            if self.mechanics.home_active(drum):
+                self._halt(t_s, x)
+                self._set_home(x)
+            elif speed > 0:
+                self._profile = plan_jog(t_s, x, v, -speed, accel)
+                self._homing = True
+        elif code == ALARM_RESET and not self.forced_alarm:
+            self.alarm_code = 0
+        if self.on_command is not None and code in COMMAND_NAMES:
+            self.on_command(COMMAND_NAMES[code])
+
+    # -- faults ------------------------------------------------------------------------------
+    def set_stall(self, active: bool, t_s: float) -> None:
+        """Motor stops turning the drum (drum frozen) / recovers, keeping the lost steps."""
+        self.advance(t_s)
+        if active and self._stall_drum is None:
+            self._stall_drum = self.drum_counts(t_s)
+        elif not active and self._stall_drum is not None:
+            self._lost_counts = self.motor(t_s)[0] - self._stall_drum
+            self._stall_drum = None
+
+    def set_slip(self, active: bool, t_s: float) -> None:
+        """Encoder stops following the drum / follows again with the slip as an offset."""
+        self.advance(t_s)
+        if active and self._slip_enc is None:
+            self._slip_enc = self.encoder(t_s)
+        elif not active and self._slip_enc is not None:
+            self._enc_zero = self.drum_counts(t_s) - self._slip_enc
+            self._slip_enc = None
+
+    def set_alarm(self, active: bool, t_s: float, code: int = ALARM_OVERLOAD) -> None:
+        """A drive alarm: quick stop and ALARM_CODE (stays latched until ALARM_RESET)."""
+        self.advance(t_s)
+        self.forced_alarm = active
+        if active:
+            self._halt(self._t_s, self.motor(self._t_s)[0])
+            self.alarm_code = code
+
+    # -- registers ---------------------------------------------------------------------------
+    def input_registers(self, t_s: float) -> list[int]:
+        """Input registers 0..8."""
+        self.advance(t_s)
+        t_s = self._t_s
+        drum = self.drum_counts(t_s)
+        moving = self.moving(t_s)
+        enc = self.encoder(t_s)
+        status = ENABLED
+        if moving:
+            status |= MOVING
+        elif (
+            self._target is not None
+            and abs(enc - (self._target - self._cmd_zero)) <= IN_POSITION_WINDOW_COUNTS
+        ):
+            status |= IN_POSITION
+        if self.alarm_code:
+            status |= ALARM
+        if self.mechanics.home_active(drum):
+            status |= HOME_SW
+        if self.limit_pos(drum):
+            status |= LIMIT_POS
+        if self.limit_neg(drum):
+            status |= LIMIT_NEG
+        if self.homed:
+            status |= HOMED
+        velocity = 0.0 if self._stall_drum is not None else self.motor(t_s)[1]
+        return [
+            status,
+            self.alarm_code,
+            *int32_words(_clamp_i32(self.motor(t_s)[0] - self._cmd_zero)),
+            *int32_words(enc),
+            *int32_words(_clamp_i32(velocity)),
+            self.mechanics.inputs(drum) & 0xFFFF,
+        ]
+
+    def write_holding(self, address: int, values: list[int], t_s: float) -> None:
+        """A holding-register write; a write that covers COMMAND executes it."""
+        image = list(self.holding)
+        image[address : address + len(values)] = values
+        self.holding = image[:HOLDING_COUNT]
+        if address <= COMMAND_REG < address + len(values):
+            self.command(self.holding[COMMAND_REG], t_s)
+
+
+def drive_device(
+    device_id: int, drive: Drive, clock: Clock, silent: Callable[[], bool]
+) -> SimDevice:
+    """The drive's Modbus face; ``silent()`` true = the device does not answer at all."""
+
+    async def action(
+        fc: int,
+        _start: int,
+        address: int,
+        count: int,
+        regs: list[int],
+        values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        if silent():
+            return drop_request(f"device {device_id} silent (comm_loss)")
+        now_s = clock.now_s()
+        if fc == FC_READ_INPUT:
+            if not in_range(address, count, INPUT_COUNT):
+                return ExcCodes.ILLEGAL_ADDRESS
+            regs[:INPUT_COUNT] = drive.input_registers(now_s)
+            return None
+        if fc not in HOLDING_FCS:
+            return ExcCodes.ILLEGAL_FUNCTION
+        if not in_range(address, len(values) if values else count, HOLDING_COUNT):
+            return ExcCodes.ILLEGAL_ADDRESS
+        if values is not None and fc != FC_READ_HOLDING:
+            drive.write_holding(address, [int(v) for v in values], now_s)
+        regs[:HOLDING_COUNT] = drive.holding
+        return None
+
+    return sim_device(device_id, action)
