@@ -137,15 +137,17 @@ class MqttEdge:
                 continue
             backoff_s = self.cfg.reconnect_initial_s
             try:
-                await self._serve(client)
-            except aiomqtt.MqttError as exc:
-                log.warning("mqtt_connection_lost", error=str(exc))
-                self.connected.clear()
-                await self._force_close(client)
-                await asyncio.sleep(backoff_s)
+                try:
+                    await self._serve(client)
+                except* aiomqtt.MqttError as group:
+                    log.warning("mqtt_connection_lost", error=str(group.exceptions[0]))
             except asyncio.CancelledError:
+                self.connected.clear()
                 await self._goodbye(client)
                 raise
+            self.connected.clear()
+            await self._force_close(client)
+            await asyncio.sleep(backoff_s)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         await client.publish(self.topics.daemon_state, self._state("online"), qos=1, retain=True)

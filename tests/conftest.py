@@ -144,6 +144,7 @@ class Proc:
     def kill9(self) -> None:
         self.proc.kill()
         self.proc.wait(5)
+        self._fh.close()
 
     def stop(self, timeout_s: float = 10.0) -> int:
         if self.proc.poll() is None:
@@ -153,7 +154,8 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        self._fh.close()
+        if not self._fh.closed:
+            self._fh.close()
         return self.proc.returncode
 
 

@@ -98,6 +98,7 @@ class Subsystem:
                 f" (has: {', '.join(sorted(self.ACTIONS))})",
             )
         args = validate_args(spec.args, cmd.args)
+        self.check_args(cmd.action, args)
         if spec.motion and self.command is not None:
             raise CommandError(
                 ErrorCode.BUSY,
@@ -114,8 +115,11 @@ class Subsystem:
             self.command = cmd
         self._tg.create_task(self._execute(cmd, args, spec), name=f"{self.name}:{cmd.id}")
 
+    def check_args(self, action: str, args: Any) -> None:
+        """Argument values against limits (`out_of_range`), whatever the state."""
+
     def check(self, action: str, args: Any) -> None:
-        """Subsystem-specific validation (ranges, preconditions); raise CommandError."""
+        """State-dependent preconditions, after the state check; raise CommandError."""
 
     async def _execute(self, cmd: Command, args: Any, spec: ActionSpec) -> None:
         handler: Handler = getattr(self, f"act_{cmd.action}")

@@ -113,7 +113,7 @@ class Acu(Subsystem):
 
     # ---- validation before anything moves --------------------------------------------------
 
-    def check(self, action: str, args: Any) -> None:
+    def check_args(self, action: str, args: Any) -> None:
         if action in {"select", "deploy"} and args.unit not in self.axes.units:
             raise CommandError(
                 ErrorCode.OUT_OF_RANGE,
@@ -123,6 +123,8 @@ class Acu(Subsystem):
             lo, hi = self.cfg.z_min_m, self.cfg.z_max_m
             if not lo <= args.z_m <= hi:
                 raise CommandError(ErrorCode.OUT_OF_RANGE, f"z_m {args.z_m} outside [{lo}, {hi}]")
+
+    def check(self, action: str, args: Any) -> None:
         if (
             action in {"select", "deploy"}
             and self.state == "STOPPED"

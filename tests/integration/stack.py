@@ -78,6 +78,7 @@ async def hil_stack(
     root = load_config(config).mqtt.topic_root
     sim = await start_sim(config, tmp)
     daemon = start_daemon(config, tmp)
+    stack: Stack | None = None
     try:
         async with Probe(broker.host, broker.port, root) as probe:
             stack = Stack(broker, tmp, config, probe, sim, daemon)
@@ -85,4 +86,6 @@ async def hil_stack(
             yield stack
     finally:
         daemon.stop()
+        if stack is not None and stack.daemon is not daemon:
+            stack.daemon.stop()
         sim.stop()

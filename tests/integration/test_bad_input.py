@@ -89,7 +89,13 @@ async def test_rejections(mosquitto: Broker, tmp_path: Path) -> None:
             lambda: [r for r in p.replies(home_id) if r.get("error")], 5.0, "duplicate"
         )
         assert dup[0]["error"]["code"] == "duplicate"
-        done = await p.final(home_id, timeout_s=40)
+        done = (
+            await p.wait(
+                lambda: [r for r in p.replies(home_id) if r["final"] and r["action"] == "home"],
+                40.0,
+                "home completes",
+            )
+        )[0]
         assert done["result"] == "completed", done
 
         # global topic: unknown action, reply on {root}/reply
