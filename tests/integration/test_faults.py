@@ -77,3 +77,26 @@ async def test_device_loss_faults(mosquitto: Broker, tmp_path: Path) -> None:
         assert rep["result"] == "completed", rep
         # the source is out: the FSM says so
         assert stack.acu()["state"] == "STOPPED" and stack.acu()["deployed"] is True
+
+
+async def test_stop_is_heard_during_a_deploy(mosquitto: Broker, tmp_path: Path) -> None:
+    async with hil_stack(mosquitto, tmp_path, time_scale=20.0) as stack:
+        p = stack.probe
+        deploy_id = await _deploying(stack)
+        stop_id = await p.send("acu", "stop")
+        assert (await p.ack(stop_id))["result"] == "accepted"
+        final = await p.final(deploy_id, timeout_s=5)
+        assert final["result"] == "aborted", final
+        assert (await p.final(stop_id))["result"] == "completed"
+        status = await p.status("acu", lambda s: s["state"] == "STOPPED")
+        assert status["deployed"] is True and status["fault"] is None
+        # the source really stopped: two truths a while apart agree
+        first = (await stack.settled_truth(p.msgs[-1].at))["units"]["A"]["paid_out_m"]
+        await asyncio.sleep(0.5)
+        later = (await stack.settled_truth(p.msgs[-1].at))["units"]["A"]["paid_out_m"]
+        assert later == first
+        # from STOPPED the operator may move on or bring it home
+        rep = await p.run("acu", "move", {"z_m": 15.0}, timeout_s=30)
+        assert rep["result"] == "completed", rep
+        rep = await p.run("acu", "retract", timeout_s=60)
+        assert rep["result"] == "completed", rep
