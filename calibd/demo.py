@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,24 +14,7 @@ from typing import Any
 
 from calibd.config import ConfigError, load_config
 from calibd.ctl import CtlLink
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _mosquitto(workdir: Path, port: int) -> subprocess.Popen[bytes]:
-    exe = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
-    if exe is None:
-        raise SystemExit("calibd demo: mosquitto is not installed (make demo installs it)")
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        "set_tcp_nodelay true\n" + ("user root\n" if os.geteuid() == 0 else "")
-    )
-    return subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL)
+from calibd.devbroker import PrivateBroker
 
 
 def _line(doc: dict[str, Any]) -> str:
@@ -89,12 +70,16 @@ def run_demo(config: str, *, auto: bool) -> int:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
     work = Path(tempfile.mkdtemp(prefix="calibd-demo-"))
-    port = _free_port()
+    try:
+        broker = PrivateBroker(work).start()
+    except FileNotFoundError as exc:
+        print(f"calibd demo: {exc}", file=sys.stderr)
+        return 1
+    port = broker.port
     env = {**os.environ, "CALIBD_MQTT__PORT": str(port), "CALIBD_STATE__DIR": str(work / "state")}
     bindir = Path(sys.executable).parent
-    procs = [_mosquitto(work, port)]
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        time.sleep(0.3)
         sim_log = (work / "calibsim.log").open("wb")
         procs.append(
             subprocess.Popen(
@@ -130,3 +115,4 @@ def run_demo(config: str, *, auto: bool) -> int:
             p.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 p.wait(10)
+        broker.stop()

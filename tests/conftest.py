@@ -5,77 +5,28 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from calibd.devbroker import PrivateBroker, free_port, mosquitto_exe
+
+Broker = PrivateBroker
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SIM_TOML = ROOT / "config" / "sim.toml"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.02)
-    raise TimeoutError(f"port {port} not listening after {timeout_s} s")
-
-
-def mosquitto_exe() -> str:
-    exe = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
-    if exe is None:
-        pytest.fail("mosquitto is missing: `make test` installs it (or: apt-get install mosquitto)")
-    return exe
-
-
-@dataclass
-class Broker:
-    host: str
-    port: int
-    proc: subprocess.Popen[bytes]
-    conf: Path
-
-    def restart(self) -> None:
-        self.stop()
-        self.proc = subprocess.Popen(
-            [mosquitto_exe(), "-c", str(self.conf)], stderr=subprocess.DEVNULL
-        )
-        wait_port(self.port, self.proc)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(5)
-
-
 def start_broker(workdir: Path) -> Broker:
-    port = free_port()
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        "set_tcp_nodelay true\n" + ("user root\n" if os.geteuid() == 0 else "")
-    )
-    proc = subprocess.Popen([mosquitto_exe(), "-c", str(conf)], stderr=subprocess.DEVNULL)
-    wait_port(port, proc)
-    return Broker("127.0.0.1", port, proc, conf)
+    if mosquitto_exe() is None:
+        pytest.fail("mosquitto is missing: `make test` installs it (or: apt-get install mosquitto)")
+    return PrivateBroker(workdir).start()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,70 @@
+"""A private Mosquitto for the demo, the tests and the benchmarks (never for production).
+
+Debian's mosquitto on a free loopback port, `set_tcp_nodelay true` (see deps.md: without it a
+QoS-1 round trip costs ~40-90 ms of Nagle delay), no persistence, anonymous.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (bind to 0, read, close; a tiny race is accepted)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+    """Block until 127.0.0.1:`port` accepts connections; raise if `proc` died first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise TimeoutError(f"port {port} not listening after {timeout_s} s")
+
+
+def mosquitto_exe() -> str | None:
+    return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+
+
+class PrivateBroker:
+    """`mosquitto -c CONF` on a free port, its config in `workdir`."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        exe = mosquitto_exe()
+        if exe is None:
+            raise FileNotFoundError("mosquitto is not installed (make test / make demo install it)")
+        self.exe = exe
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            "set_tcp_nodelay true\n" + ("user root\n" if os.geteuid() == 0 else "")
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> PrivateBroker:
+        self.proc = subprocess.Popen([self.exe, "-c", str(self.conf)], stderr=subprocess.DEVNULL)
+        wait_port(self.port, self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
