@@ -131,8 +131,13 @@ async def run_daemon(settings: Settings) -> None:
     main = asyncio.current_task()
     loop = asyncio.get_running_loop()
     assert main is not None
+
+    def on_signal() -> None:
+        sd_notify("STOPPING=1")
+        main.cancel()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, main.cancel)
+        loop.add_signal_handler(sig, on_signal)
     try:
         await buses.connect_all()
         async with asyncio.TaskGroup() as tg:
@@ -144,7 +149,6 @@ async def run_daemon(settings: Settings) -> None:
             log.info("ready", subsystems=sorted(subsystems))
     except asyncio.CancelledError:
         log.info("stopping")
-        sd_notify("STOPPING=1")
         raise
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -45,7 +45,6 @@ class MqttCfg(_Strict):
     publish_timeout_s: float = Field(2.0, gt=0)
     reconnect_initial_s: float = Field(0.2, gt=0)
     reconnect_max_s: float = Field(10.0, gt=0)
-    status_interval_s: float = Field(5.0, gt=0, le=5.0)
     inbound_queue: int = Field(256, ge=8, le=65536)
     outbound_queue: int = Field(4096, ge=64, le=1_000_000)
 
@@ -127,7 +126,6 @@ class TurntableCfg(ModbusDeviceCfg):
     gear_ratio: float = Field(gt=0)
     speed_deg_s: float = Field(gt=0, le=90)
     accel_deg_s2: float = Field(gt=0)
-    index_tolerance_deg: float = Field(0.2, gt=0, le=5)
 
 
 class UnitCfg(_Strict):

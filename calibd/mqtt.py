@@ -166,8 +166,8 @@ class MqttEdge:
     async def _rx(self, client: aiomqtt.Client) -> None:
         async for msg in client.messages:
             inbound = to_inbound(self.topics, msg)
-            if inbound is None:
-                continue
+            if inbound is None or not inbound.payload:
+                continue  # not a command topic, or the echo of a retained command we cleared
             if msg.retain and msg.payload:
                 # never leave a retained command on the broker to be replayed to others
                 await client.publish(msg.topic.value, b"", qos=1, retain=True)

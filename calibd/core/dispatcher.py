@@ -47,7 +47,19 @@ class Dispatcher:
         except CommandError as exc:
             self._reply(inbound, cmd_id, system, action, exc)
             return
-        self._send(system, cmd, reply(cmd.id, system, cmd.action, "accepted"))
+        accepted = reply(cmd.id, system, cmd.action, "accepted")
+        self._send(system, cmd, accepted)
+        audit = {
+            "event": "command",
+            "system": system,
+            "id": cmd.id,
+            "action": cmd.action,
+            "args": cmd.args,
+            "operator": cmd.operator,
+            "result": "accepted",
+            "ts": accepted["ts"],
+        }
+        self.outbox.put(Outgoing("event", system, audit))
 
     def _dedupe(self, cmd_id: str) -> None:
         if cmd_id in self._seen:
@@ -71,6 +83,16 @@ class Dispatcher:
         )
         payload = reply(cmd_id, system, action, "rejected", error=exc)
         self.outbox.put(Outgoing("reply", system, payload, inbound.route))
+        audit = {
+            "event": "command",
+            "system": system,
+            "id": cmd_id,
+            "action": action,
+            "result": "rejected",
+            "error": exc.as_dict(),
+            "ts": payload["ts"],
+        }
+        self.outbox.put(Outgoing("event", system, audit))
 
     def _send(self, system: str | None, cmd: Command, payload: dict[str, object]) -> None:
         self.outbox.put(Outgoing("reply", system, payload, cmd.route))

@@ -173,6 +173,8 @@ class Acu(Subsystem):
 
     async def act_reset(self, cmd: Command, args: Any) -> None:
         await self.axes.reset_alarms()
+        if self.axes.reference_lost():
+            self.axes.homed = False  # reset leads to UNKNOWN: home again before any move
         self.latched = None
         self._tripping = False
         await self.run_trigger("reset", {"UNKNOWN", "PARKED", "STOPPED"})

@@ -195,7 +195,7 @@ class AcuAxes:
                         error=ErrorCode.INTERLOCK,
                         axis=name,
                     )
-                if self.homed and not s.homed:
+                if self.homed and not s.homed and not ignore_alarms:
                     return Trip("position_lost", f"drive {name} lost its reference", axis=name)
             if load is None:
                 continue
@@ -235,6 +235,11 @@ class AcuAxes:
                 log.error("halt_failed", device=d.name, error=str(res))
             elif isinstance(res, BaseException):
                 raise res
+
+    def reference_lost(self) -> bool:
+        """A drive that was homed no longer is (power loss): positions cannot be trusted."""
+        drives = [self.tt_status] + [u.status for u in self.units.values()]
+        return any(s is not None and not s.homed for s in drives)
 
     async def reset_alarms(self) -> None:
         drives = [(self.tt_status, self.turntable)] + [

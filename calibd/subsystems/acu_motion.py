@@ -59,7 +59,7 @@ class AcuMotion:
 
     def _unit(self, name: str | None) -> UnitAxis:
         if name is None:
-            raise Trip("no_unit", "no unit under the port", error=ErrorCode.INVALID_STATE)
+            raise Trip("no_unit", "no unit under the port", error=ErrorCode.INTERNAL)
         return self.axes.units[name]
 
     # ---- sequences ---------------------------------------------------------------------------
@@ -164,7 +164,11 @@ class AcuMotion:
                 return
             log.info("position_correction", unit=u.cfg.name, error_m=err_m, attempt=attempt)
             rev += err_m / u.model.drum.metres_per_rev(rev)
-        log.warning("position_not_within_tolerance", unit=u.cfg.name, error_m=err_m)
+        raise Trip(
+            "position_error",
+            f"unit {u.cfg.name}: {err_m * 1000:.2f} mm off target after {_CORRECTIONS} corrections",
+            axis=u.cfg.name,
+        )
 
     async def _spool_rev(self, u: UnitAxis, rev: float) -> None:
         s = u.status

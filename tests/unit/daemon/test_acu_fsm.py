@@ -173,6 +173,24 @@ async def test_snag_latches_fault_until_cause_gone(rig: Rig) -> None:
     await rig.until("PARKED")
 
 
+async def test_lost_reference_faults_and_reset_requires_homing(rig: Rig) -> None:
+    await rig.cmd("home")
+    await rig.until("PARKED")
+    rig.drives["D"].homed = False  # e.g. the drive lost power and its counters
+    async with asyncio.timeout(2):
+        while rig.acu.state != "FAULT":
+            await asyncio.sleep(0.005)
+    assert rig.acu.latched is not None and rig.acu.latched.code == "position_lost"
+    await rig.cmd("reset")
+    await rig.until("UNKNOWN")
+    assert not rig.acu.axes.homed
+    with pytest.raises(CommandError) as exc:
+        await rig.cmd("deploy", unit="A", z_m=0.0)
+    assert exc.value.code == "invalid_state"
+    await rig.cmd("home")
+    await rig.until("PARKED")
+
+
 async def test_device_loss_is_a_fault(rig: Rig) -> None:
     rig.drives["C"].lost = True
     async with asyncio.timeout(2):
