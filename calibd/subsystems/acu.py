@@ -247,7 +247,8 @@ class Acu(Subsystem):
                     self.axes.check_protections()
                 except Trip as exc:
                     self.trip(exc)
-            busy = self.state in MOTION_STATES or self.axes.any_moving()
+            # fast while anything moves, and while a fault is latched (so a reset sees fresh data)
+            busy = self.state in MOTION_STATES or self.state == "FAULT" or self.axes.any_moving()
             self.telemetry(self.axes.telemetry())
             if busy or self.status_due(1.0):
                 self.publish_status()

@@ -24,11 +24,26 @@ async def _deploying(stack: Stack) -> str:
     return cmd_id
 
 
-@pytest.mark.parametrize("fault", ["snag", "slack"])
-async def test_tension_fault_during_deploy(mosquitto: Broker, tmp_path: Path, fault: str) -> None:
+async def _raising(stack: Stack) -> str:
+    """A source on its way up: a snag then pulls the cable tight (lowering, it goes slack)."""
+    await stack.home()
+    rep = await stack.probe.run("acu", "deploy", {"unit": "A", "z_m": 12.0}, timeout_s=30)
+    assert rep["result"] == "completed", rep
+    cmd_id = await stack.probe.send("acu", "move", {"z_m": 17.0})
+    await stack.probe.status("acu", lambda s: s["state"] == "MOVING")
+    await stack.probe.wait(
+        lambda: (stack.truth()["units"]["A"]["paid_out_m"] or 99) < 10.5, 20.0, "source going up"
+    )
+    return cmd_id
+
+
+@pytest.mark.parametrize(("fault", "direction"), [("snag", "up"), ("slack", "down")])
+async def test_tension_fault_during_motion(
+    mosquitto: Broker, tmp_path: Path, fault: str, direction: str
+) -> None:
     async with hil_stack(mosquitto, tmp_path, time_scale=20.0) as stack:
         p = stack.probe
-        cmd_id = await _deploying(stack)
+        cmd_id = await (_raising(stack) if direction == "up" else _deploying(stack))
         await stack.inject(fault, "A")
         final = await p.final(cmd_id, timeout_s=10)
         assert final["result"] == "failed"
@@ -51,7 +66,14 @@ async def test_tension_fault_during_deploy(mosquitto: Broker, tmp_path: Path, fa
         assert stack.acu()["state"] == "FAULT"
         # cause gone -> reset -> STOPPED (source out), then retract to parked
         await stack.inject("clear")
-        await asyncio.sleep(0.3)
+        await p.wait(
+            lambda: (
+                (p.last("acu/telemetry")["units"]["A"]["tension_n"] or 0) > 1.0
+                and p.last("acu/telemetry")["units"]["A"]["tension_n"] < 5.0
+            ),
+            5.0,
+            "tension back in its window",
+        )
         rep = await p.run("acu", "reset")
         assert rep["result"] == "completed", rep
         assert stack.acu()["state"] == "STOPPED"
