@@ -31,7 +31,7 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from calibd.devbroker import PrivateBroker, free_port
+from calibd.devbroker import PrivateBroker, private_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_TOML = ROOT / "config" / "sim.toml"
@@ -44,15 +44,7 @@ REPLY_TIMEOUT_S = 5.0
 
 def write_config(work: Path, mqtt_port: int, root: str) -> Path:
     """config/sim.toml with free device ports, private ptys and state, and its own topic root."""
-    text = SIM_TOML.read_text()
-    text = text.replace("15020", str(free_port())).replace("15030", str(free_port()))
-    text = text.replace("/tmp/calibsim/", f"{work}/pty/")
-    text = text.replace('dir = "./state"', f'dir = "{work}/state"')
-    text = text.replace("port = 1883", f"port = {mqtt_port}")
-    text = text.replace('topic_root = "juno/calib"', f'topic_root = "{root}"')
-    path = work / "calibd.toml"
-    path.write_text(text)
-    return path
+    return private_config(SIM_TOML, work, mqtt_port=mqtt_port, topic_root=root)
 
 
 def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:

@@ -117,7 +117,7 @@ async def _watchdog(edge: MqttEdge) -> None:
 
 async def run_daemon(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM (or cancellation); drives are stopped on the way out."""
-    session = next_session(settings.state.dir)
+    session = await asyncio.to_thread(next_session, settings.state.dir)
     started_at = iso(datetime.now(UTC))
     outbox = Outbox(settings.mqtt.outbound_queue)
     buses = Buses()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -15,7 +14,7 @@ from typing import Any
 
 from calibd.config import ConfigError, load_config
 from calibd.ctl import CtlLink
-from calibd.devbroker import PrivateBroker, free_port
+from calibd.devbroker import PrivateBroker, private_config
 
 
 def _line(doc: dict[str, Any]) -> str:
@@ -64,18 +63,6 @@ async def _wait_online(link: CtlLink, timeout_s: float = 20.0) -> None:
     raise SystemExit("calibd demo: the daemon did not come up")
 
 
-def _private_copy(config: str, work: Path) -> str:
-    """The config with every loopback Modbus port replaced by a free one and pty links in
-    `work`, so the demo never collides with another simulator rack on this machine."""
-    text = Path(config).read_text()
-    for port in sorted(set(re.findall(r"tcp://127\.0\.0\.1:(\d+)", text))):
-        text = text.replace(f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{free_port()}")
-    text = re.sub(r"serial://(/[^?\"]*/)", lambda m: f"serial://{work}/pty/", text)
-    path = work / "calibd.toml"
-    path.write_text(text)
-    return str(path)
-
-
 def run_demo(config: str, *, auto: bool) -> int:
     try:
         settings = load_config(config)
@@ -89,7 +76,7 @@ def run_demo(config: str, *, auto: bool) -> int:
         print(f"calibd demo: {exc}", file=sys.stderr)
         return 1
     port = broker.port
-    config = _private_copy(config, work)
+    config = str(private_config(Path(config), work))
     env = {**os.environ, "CALIBD_MQTT__PORT": str(port), "CALIBD_STATE__DIR": str(work / "state")}
     bindir = Path(sys.executable).parent
     procs: list[subprocess.Popen[bytes]] = []

@@ -1,4 +1,6 @@
-"""A private Mosquitto for the demo, the tests and the benchmarks (never for production).
+"""Private rigs for the demo, the tests and the benchmarks (never for production).
+
+A private Mosquitto:
 
 Debian's mosquitto on a free loopback port, `set_tcp_nodelay true` (see deps.md: without it a
 QoS-1 round trip costs ~40-90 ms of Nagle delay), no persistence, anonymous.
@@ -7,6 +9,7 @@ QoS-1 round trip costs ~40-90 ms of Nagle delay), no persistence, anonymous.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -68,3 +71,30 @@ class PrivateBroker:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+def private_config(
+    src: Path,
+    work: Path,
+    *,
+    mqtt_port: int | None = None,
+    topic_root: str | None = None,
+    time_scale: float | None = None,
+) -> Path:
+    """A copy of a simulator config for a private rig in `work`: every loopback Modbus port
+    replaced by a free one, pty links and state in `work`, optionally another broker port,
+    topic root and time scale. So demos, tests and benchmarks never collide."""
+    text = src.read_text()
+    for port in sorted(set(re.findall(r"tcp://127\.0\.0\.1:(\d+)", text))):
+        text = text.replace(f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{free_port()}")
+    text = re.sub(r"serial://(/[^?\"]*/)", lambda _m: f"serial://{work}/pty/", text)
+    text = re.sub(r'(?m)^dir = ".*"$', f'dir = "{work}/state"', text)
+    if mqtt_port is not None:
+        text = re.sub(r"(?m)^port = \d+$", f"port = {mqtt_port}", text)
+    if topic_root is not None:
+        text = re.sub(r'(?m)^topic_root = ".*"$', f'topic_root = "{topic_root}"', text)
+    if time_scale is not None:
+        text = re.sub(r"(?m)^time_scale = .*$", f"time_scale = {time_scale}", text)
+    path = work / "calibd.toml"
+    path.write_text(text)
+    return path

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from calibd.devbroker import PrivateBroker, free_port, mosquitto_exe
+from calibd.devbroker import PrivateBroker, mosquitto_exe, private_config
 
 Broker = PrivateBroker
 
@@ -56,16 +56,11 @@ def make_config(
     extra: str = "",
 ) -> Path:
     """config/sim.toml with free ports, pty links and state in `tmp`, and the given time_scale."""
-    text = SIM_TOML.read_text()
-    text = text.replace("15020", str(free_port())).replace("15030", str(free_port()))
-    text = text.replace("/tmp/calibsim/", f"{tmp}/pty/")
-    text = text.replace('dir = "./state"', f'dir = "{tmp}/state"')
-    text = text.replace("port = 1883", f"port = {mqtt_port}")
-    text = text.replace("time_scale = 20.0", f"time_scale = {time_scale}")
     topic_root = root or f"t{os.getpid()}x{time.monotonic_ns() % 10**9}/calib"
-    text = text.replace('topic_root = "juno/calib"', f'topic_root = "{topic_root}"')
-    text = text.replace("move_margin_s = 5.0", "move_margin_s = 2.0")
-    path = tmp / "calibd.toml"
+    path = private_config(
+        SIM_TOML, tmp, mqtt_port=mqtt_port, topic_root=topic_root, time_scale=time_scale
+    )
+    text = path.read_text().replace("move_margin_s = 5.0", "move_margin_s = 2.0")
     path.write_text(text + extra)
     return path
 

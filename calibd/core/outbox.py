@@ -49,9 +49,6 @@ class Outbox:
     def latest_statuses(self) -> dict[str, dict[str, Any]]:
         return dict(self._latest)
 
-    def __len__(self) -> int:
-        return len(self._fifo)
-
     def _append(self, item: Outgoing | str) -> None:
         if len(self._fifo) >= self._maxsize:
             self._make_room()
@@ -71,13 +68,9 @@ class Outbox:
         log.warning("outbox_full_dropped", kind=getattr(old, "kind", "status"))
 
     async def get(self) -> Outgoing:
-        while not self._fifo:
+        while (item := self.get_nowait()) is None:
             self._wake.clear()
             await self._wake.wait()
-        item = self._fifo.popleft()
-        if isinstance(item, str):
-            self._pending.discard(item)
-            return Outgoing("status", item, self._latest[item])
         return item
 
     def get_nowait(self) -> Outgoing | None:

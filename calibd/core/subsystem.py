@@ -44,9 +44,6 @@ class Fault:
     error: ErrorCode
     axis: str = ""
 
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message, "axis": self.axis}
-
 
 def sources(
     table: Sequence[Mapping[str, Any]], trigger: str, states: Iterable[str]
@@ -129,8 +126,6 @@ class Subsystem:
             await handler(cmd, args)
         except CommandError as exc:
             error, result = exc, "failed"
-            if exc.code == ErrorCode.INTERNAL:
-                result = "failed"
         except Exception as exc:
             self.log.exception("command_crashed", command=cmd.id)
             error, result = CommandError(ErrorCode.INTERNAL, repr(exc)), "failed"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -65,9 +64,6 @@ class Stack:
         doc = self.probe.last("acu/status")
         assert isinstance(doc, dict)
         return doc
-
-    def new_time(self) -> float:
-        return time.monotonic()
 
 
 @asynccontextmanager
