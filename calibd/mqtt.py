@@ -23,6 +23,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from calibd.config import MqttCfg
 from calibd.core.commands import Inbound, ReplyRoute
 from calibd.core.outbox import Outbox, Outgoing
+from drivers.aio import cancel_safe
 
 log = structlog.get_logger("calibd.mqtt").bind(subsystem="mqtt")
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
@@ -150,10 +151,11 @@ class MqttEdge:
             await asyncio.sleep(backoff_s)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
-        await client.publish(self.topics.daemon_state, self._state("online"), qos=1, retain=True)
+        online = self._state("online")
+        await cancel_safe(client.publish(self.topics.daemon_state, online, qos=1, retain=True))
         opts = SubscribeOptions(qos=1, retainAsPublished=True)
         for topic in self.topics.subscriptions():
-            await client.subscribe(topic, options=opts)
+            await cancel_safe(client.subscribe(topic, options=opts))
         for system, doc in self.outbox.latest_statuses().items():
             await self._publish(client, Outgoing("status", system, doc))
         self.connects += 1
@@ -170,7 +172,7 @@ class MqttEdge:
                 continue  # not a command topic, or the echo of a retained command we cleared
             if msg.retain and msg.payload:
                 # never leave a retained command on the broker to be replayed to others
-                await client.publish(msg.topic.value, b"", qos=1, retain=True)
+                await cancel_safe(client.publish(msg.topic.value, b"", qos=1, retain=True))
             self.handle(inbound)
 
     async def _tx(self, client: aiomqtt.Client) -> None:
@@ -181,7 +183,7 @@ class MqttEdge:
     async def _publish(self, client: aiomqtt.Client, item: Outgoing) -> None:
         topic, qos, retain, props = self._route(item)
         payload = json.dumps(item.payload, separators=(",", ":")).encode()
-        await client.publish(topic, payload, qos=qos, retain=retain, properties=props)
+        await cancel_safe(client.publish(topic, payload, qos=qos, retain=retain, properties=props))
 
     def _route(self, item: Outgoing) -> tuple[str, int, bool, Properties | None]:
         t = self.topics

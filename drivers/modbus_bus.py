@@ -21,6 +21,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 from pymodbus.pdu import ModbusPDU
 
+from drivers.aio import cancel_safe
 from drivers.endpoint import TcpEndpoint
 from drivers.errors import CommError, ProtocolError
 from drivers.health import Backoff, BusHealth
@@ -207,7 +208,7 @@ class ModbusBus:
                 break  # the link went down during the previous attempt
             try:
                 async with asyncio.timeout(self._timeout_s):
-                    pdu = await request(client)
+                    pdu = await cancel_safe(request(client))
             except TimeoutError:
                 continue
             except ConnectionException as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from pathlib import Path
 
@@ -39,7 +40,7 @@ async def test_kill9_publishes_lost_and_clean_stop_offline(
         )
         assert p.last("daemon/state")["session"] == online["session"] + 1
         stack.daemon.proc.send_signal(signal.SIGTERM)
-        assert stack.daemon.proc.wait(10) == 0
+        assert await asyncio.to_thread(stack.daemon.proc.wait, 10) == 0
         await p.wait(lambda: p.last("daemon/state")["state"] == "offline", 5.0, "offline")
 
 
