@@ -35,10 +35,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _load(args.config)
-    print(
-        f"{args.config}: OK ({len(settings.endpoints())} endpoints, units "
-        f"{', '.join(u.name for u in settings.acu.units)})"
-    )
+    systems = ", ".join(["house", *settings.systems()])
+    print(f"{args.config}: OK ({len(settings.endpoints())} endpoints; systems {systems})")
     return 0
 
 

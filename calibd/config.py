@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -17,7 +17,26 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from drivers.endpoint import SerialEndpoint, TcpEndpoint, is_simulated, parse_endpoint
+from calibd.cfg_cls import ClsCfg
+from calibd.cfg_gt import GtCfg
+from calibd.cfg_rov import RovCfg
+from calibd.cfgbase import ModbusDeviceCfg, SerialDeviceCfg, SpoolCfg, Strict
+from drivers.endpoint import is_simulated, parse_endpoint
+
+__all__ = [
+    "AcuCfg",
+    "ClsCfg",
+    "ConfigError",
+    "GtCfg",
+    "HouseCfg",
+    "ModbusDeviceCfg",
+    "RovCfg",
+    "SerialDeviceCfg",
+    "Settings",
+    "SpoolCfg",
+    "UnitCfg",
+    "load_config",
+]
 
 _TOML_PATH: ContextVar[Path | None] = ContextVar("calibd_toml_path", default=None)
 
@@ -30,11 +49,7 @@ class ConfigError(Exception):
         self.errors = errors
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MqttCfg(_Strict):
+class MqttCfg(Strict):
     host: str = "127.0.0.1"
     port: int = Field(1883, ge=1, le=65535)
     topic_root: str = Field("juno/calib", min_length=1, pattern=r"^[^#+]+$")
@@ -49,16 +64,16 @@ class MqttCfg(_Strict):
     outbound_queue: int = Field(4096, ge=64, le=1_000_000)
 
 
-class StateCfg(_Strict):
+class StateCfg(Strict):
     dir: Path = Path("/var/lib/calibd")
 
 
-class LogCfg(_Strict):
+class LogCfg(Strict):
     level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     json_output: bool | None = Field(None, description="None: JSON unless stdout is a TTY")
 
 
-class SimCfg(_Strict):
+class SimCfg(Strict):
     """Simulator settings; read by calibsim, and `time_scale` by the daemon too."""
 
     time_scale: float = Field(1.0, gt=0, le=1000)
@@ -69,29 +84,7 @@ class SimCfg(_Strict):
     radon_mbq_m3: float = Field(8.0, ge=0)
 
 
-class ModbusDeviceCfg(_Strict):
-    endpoint: str
-    device_id: int = Field(1, ge=1, le=247)
-
-    @model_validator(mode="after")
-    def _tcp(self) -> Self:
-        if not isinstance(parse_endpoint(self.endpoint), TcpEndpoint):
-            raise ValueError("a Modbus device needs a tcp://HOST:PORT endpoint")
-        return self
-
-
-class SerialDeviceCfg(_Strict):
-    endpoint: str
-    address: int = Field(ge=1, le=32)
-
-    @model_validator(mode="after")
-    def _serial(self) -> Self:
-        if not isinstance(parse_endpoint(self.endpoint), SerialEndpoint):
-            raise ValueError("a serial device needs a serial:///PATH endpoint")
-        return self
-
-
-class HouseCfg(_Strict):
+class HouseCfg(Strict):
     io: ModbusDeviceCfg
     valves: dict[str, int] = Field(default_factory=dict)
     valve_timeout_s: float = Field(10.0, gt=0)
@@ -107,20 +100,6 @@ class HouseCfg(_Strict):
         return self
 
 
-class SpoolCfg(_Strict):
-    drum_radius_m: float = Field(gt=0, le=1)
-    cable_diameter_m: float = Field(gt=0, le=0.02)
-    turns_per_layer: int = Field(ge=1)
-    cable_length_m: float = Field(gt=0)
-    counts_per_rev: int = Field(ge=1)
-    cable_ea_n: float = Field(gt=0)
-    cable_weight_air_n_m: float = Field(ge=0)
-    cable_weight_liquid_n_m: float = Field(ge=0)
-    source_weight_air_n: float = Field(gt=0)
-    source_weight_liquid_n: float = Field(gt=0)
-    load_cell_range_n: float = Field(gt=0)
-
-
 class TurntableCfg(ModbusDeviceCfg):
     counts_per_rev: int = Field(ge=1)
     gear_ratio: float = Field(gt=0)
@@ -128,7 +107,7 @@ class TurntableCfg(ModbusDeviceCfg):
     accel_deg_s2: float = Field(gt=0)
 
 
-class UnitCfg(_Strict):
+class UnitCfg(Strict):
     name: str = Field(pattern=r"^[A-Z]$")
     source: str | None = None
     angle_deg: float = Field(ge=0, lt=360)
@@ -137,7 +116,7 @@ class UnitCfg(_Strict):
     spool: SpoolCfg | None = None
 
 
-class AcuCfg(_Strict):
+class AcuCfg(Strict):
     valve: str
     poll_fast_hz: float = Field(50.0, ge=1, le=500)
     poll_idle_s: float = Field(0.5, gt=0, le=5)
@@ -173,11 +152,21 @@ class AcuCfg(_Strict):
                 )
         return self
 
+    def endpoints(self) -> list[str]:
+        """Every hardware endpoint of the ACU."""
+        eps = [self.turntable.endpoint]
+        for u in self.units:
+            eps += [u.drive.endpoint, u.load_cell.endpoint]
+        return eps
+
     def spool_of(self, unit: str) -> SpoolCfg:
         for u in self.units:
             if u.name == unit:
                 return u.spool or self.spool
         raise KeyError(unit)
+
+
+SystemCfg = AcuCfg | ClsCfg | GtCfg | RovCfg
 
 
 class Settings(BaseSettings):
@@ -195,7 +184,11 @@ class Settings(BaseSettings):
     log: LogCfg = LogCfg()
     sim: SimCfg = SimCfg()
     house: HouseCfg
-    acu: AcuCfg
+    acu: AcuCfg | None = None
+    cls1: ClsCfg | None = None
+    cls2: ClsCfg | None = None
+    gt: GtCfg | None = None
+    rov: RovCfg | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -214,8 +207,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _cross(self) -> Self:
-        if self.acu.valve not in self.house.valves:
-            raise ValueError(f"acu.valve {self.acu.valve!r} is not in house.valves")
+        for name, system in self.systems().items():
+            if system.valve is not None and system.valve not in self.house.valves:
+                raise ValueError(f"{name}.valve {system.valve!r} is not in house.valves")
         if not math.isclose(self.sim.time_scale, 1.0):
             real = [ep for ep in self.endpoints() if not is_simulated(parse_endpoint(ep))]
             if real:
@@ -224,11 +218,22 @@ class Settings(BaseSettings):
                 )
         return self
 
+    def systems(self) -> dict[str, SystemCfg]:
+        """The configured deployment systems by id (acu, cls1, cls2, gt, rov)."""
+        named: dict[str, SystemCfg | None] = {
+            "acu": self.acu,
+            "cls1": self.cls1,
+            "cls2": self.cls2,
+            "gt": self.gt,
+            "rov": self.rov,
+        }
+        return {name: cfg for name, cfg in named.items() if cfg is not None}
+
     def endpoints(self) -> list[str]:
         """Every hardware endpoint named in the configuration."""
-        eps = [self.house.io.endpoint, self.acu.turntable.endpoint]
-        for u in self.acu.units:
-            eps += [u.drive.endpoint, u.load_cell.endpoint]
+        eps = [self.house.io.endpoint]
+        for system in self.systems().values():
+            eps += system.endpoints()
         return sorted(set(eps))
 
 

@@ -7,10 +7,15 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from simulators.config import AcuCfg, TurntableCfg, UnitCfg
-from simulators.load_cell import LoadCell, Reading
+from pymodbus.simulator import SimDevice
+
+from simulators.clock import Clock
+from simulators.config import AcuCfg, TurntableCfg, UnitCfg, serial_path
+from simulators.faults import DRIVE_FAULTS, SPOOL_FAULTS
+from simulators.load_cell import LoadCell, LoadCellBus, Reading
 from simulators.spool import Drum, SourceState, SpoolPhysics
-from simulators.stepper import Drive
+from simulators.stepper import Drive, drive_device
+from simulators.system import LineHandler, Silent
 
 INDEX_WINDOW_DEG = 0.2
 # the reference (home) switch is much finer than the index switches: homing zeroes on its edge
@@ -232,7 +237,9 @@ def apply_drive_fault(drive: Drive, fault: str, active: bool, t_s: float) -> Non
 
 
 class Acu:
-    """Turntable + units."""
+    """Turntable + units (a ``SimSystem``)."""
+
+    name = "acu"
 
     def __init__(
         self, cfg: AcuCfg, valve_open: ValveOpen, seed: int, noise_n: float, t_s: float
@@ -254,6 +261,34 @@ class Acu:
     def drives(self) -> dict[str, Drive]:
         """Axis name → drive."""
         return {"turntable": self.turntable} | {n: u.drive for n, u in self.units.items()}
+
+    def fault_axes(self) -> dict[str, frozenset[str]]:
+        """The turntable takes drive faults, every spool unit spool faults."""
+        return {"turntable": DRIVE_FAULTS} | dict.fromkeys(self.units, SPOOL_FAULTS)
+
+    def modbus_devices(self, clock: Clock, silent: Silent) -> list[tuple[str, SimDevice]]:
+        """The turntable drive and one drive per unit."""
+        tt = self.cfg.turntable
+        turntable = drive_device(tt.device_id, self.turntable, clock, silent("turntable"))
+        out = [(tt.endpoint, turntable)]
+        for u in self.cfg.units:
+            dev = drive_device(u.drive.device_id, self.units[u.name].drive, clock, silent(u.name))
+            out.append((u.drive.endpoint, dev))
+        return out
+
+    def serial_lines(self, clock: Clock, silent: Silent) -> dict[str, LineHandler]:
+        """The load cells, multi-drop on their lines."""
+        cells: dict[str, list[LoadCell]] = {}
+        for u in self.cfg.units:
+            unit = self.units[u.name]
+            cell = unit.load_cell(u.load_cell.address, clock.now_s, silent(u.name))
+            cells.setdefault(serial_path(u.load_cell.endpoint), []).append(cell)
+        return {path: LoadCellBus(group).handle for path, group in cells.items()}
+
+    def tick(self, t_s: float) -> None:
+        """Evaluate every unit (snag/slack bookkeeping follows the drives)."""
+        for unit in self.units.values():
+            unit.state(t_s)
 
     def set_fault(self, axis: str, fault: str, active: bool, t_s: float) -> None:
         """Apply or remove a fault on an axis."""

@@ -6,110 +6,56 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
+
+from simulators.config_base import (
+    ConfigError,
+    Endpoint,
+    LoadCellCfg,
+    ModbusDeviceCfg,
+    Model,
+    MqttCfg,
+    SerialEndpoint,
+    SimCfg,
+    SpoolCfg,
+    TcpEndpoint,
+    parse_endpoint,
+    serial_path,
+)
+from simulators.config_cls import ClsCfg
+from simulators.config_gt import GtCfg
+from simulators.config_rov import RovCfg
+
+__all__ = [
+    "AcuCfg",
+    "ClsCfg",
+    "ConfigError",
+    "Endpoint",
+    "GtCfg",
+    "HouseCfg",
+    "LoadCellCfg",
+    "ModbusDeviceCfg",
+    "MqttCfg",
+    "RovCfg",
+    "SerialEndpoint",
+    "SimCfg",
+    "SimConfig",
+    "SpoolCfg",
+    "TcpEndpoint",
+    "TurntableCfg",
+    "UnitCfg",
+    "load_config",
+    "parse_endpoint",
+    "serial_path",
+]
 
 ENV_PREFIX = "CALIBD_"
 
 
-class ConfigError(Exception):
-    """The config file is missing or invalid."""
-
-
-@dataclass(frozen=True)
-class TcpEndpoint:
-    """``tcp://HOST:PORT``: one Modbus TCP server."""
-
-    host: str
-    port: int
-
-
-@dataclass(frozen=True)
-class SerialEndpoint:
-    """``serial:///PATH?baudrate=N``: one serial line (a pty symlink in the simulator)."""
-
-    path: str
-    baudrate: int
-
-
-Endpoint = TcpEndpoint | SerialEndpoint
-
-
-def parse_endpoint(text: str) -> Endpoint:
-    """Parse an endpoint string; raise ValueError when malformed."""
-    parts = urlsplit(text)
-    if parts.scheme == "tcp":
-        if not parts.hostname or parts.port is None:
-            raise ValueError(f"tcp endpoint needs host and port: {text!r}")
-        return TcpEndpoint(parts.hostname, parts.port)
-    if parts.scheme == "serial":
-        if not parts.path:
-            raise ValueError(f"serial endpoint needs a path: {text!r}")
-        baud = parse_qs(parts.query).get("baudrate", ["9600"])[0]
-        return SerialEndpoint(parts.path, int(baud))
-    raise ValueError(f"unknown endpoint scheme: {text!r}")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class _EndpointModel(_Model):
-    endpoint: str
-
-    @model_validator(mode="after")
-    def _check_endpoint(self) -> _EndpointModel:
-        parse_endpoint(self.endpoint)
-        return self
-
-    @property
-    def parsed(self) -> Endpoint:
-        """The parsed endpoint."""
-        return parse_endpoint(self.endpoint)
-
-
-class MqttCfg(_Model):
-    host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
-    topic_root: str = "juno/calib"
-
-
-class SimCfg(_Model):
-    time_scale: float = Field(1.0, gt=0)
-    seed: int = 1
-    tension_noise_n: float = Field(0.003, ge=0)
-    valve_travel_s: float = Field(3.0, gt=0)
-    o2_ppm: float = 4.0
-    radon_mbq_m3: float = 8.0
-
-
-class ModbusDeviceCfg(_EndpointModel):
-    device_id: int = Field(1, ge=1, le=247)
-
-
-class LoadCellCfg(_EndpointModel):
-    address: int = Field(ge=1, le=32)
-
-
-class SpoolCfg(_Model):
-    drum_radius_m: float = Field(gt=0)
-    cable_diameter_m: float = Field(gt=0)
-    turns_per_layer: int = Field(gt=0)
-    cable_length_m: float = Field(gt=1.0)
-    counts_per_rev: int = Field(gt=0)
-    cable_ea_n: float = Field(gt=0)
-    cable_weight_air_n_m: float = Field(ge=0)
-    cable_weight_liquid_n_m: float = Field(ge=0)
-    source_weight_air_n: float = Field(ge=0)
-    source_weight_liquid_n: float = Field(ge=0)
-    load_cell_range_n: float = Field(200.0, gt=0)
-
-
-class UnitCfg(_Model):
+class UnitCfg(Model):
     name: str
     angle_deg: float
     drive: ModbusDeviceCfg
@@ -122,7 +68,7 @@ class TurntableCfg(ModbusDeviceCfg):
     gear_ratio: float = Field(gt=0)
 
 
-class AcuCfg(_Model):
+class AcuCfg(Model):
     valve: str | None = None
     z_park_m: float
     z_liquid_m: float
@@ -136,7 +82,7 @@ class AcuCfg(_Model):
         return unit.spool or self.spool
 
 
-class HouseCfg(_Model):
+class HouseCfg(Model):
     io: ModbusDeviceCfg | None = None
     valves: dict[str, int] = Field(default_factory=dict)
 
@@ -148,16 +94,23 @@ class HouseCfg(_Model):
         return self
 
 
-class SimConfig(_Model):
+class SimConfig(Model):
     mqtt: MqttCfg = MqttCfg()
     sim: SimCfg = SimCfg()
     house: HouseCfg = HouseCfg()
     acu: AcuCfg | None = None
+    cls1: ClsCfg | None = None
+    cls2: ClsCfg | None = None
+    gt: GtCfg | None = None
+    rov: RovCfg | None = None
 
     @model_validator(mode="after")
-    def _check_acu_valve(self) -> SimConfig:
-        if self.acu and self.acu.valve and self.acu.valve not in self.house.valves:
-            raise ValueError(f"acu.valve {self.acu.valve!r} is not in [house.valves]")
+    def _check_valves(self) -> SimConfig:
+        for name in ("acu", "cls1", "cls2", "gt", "rov"):
+            system = getattr(self, name)
+            valve = getattr(system, "valve", None)
+            if valve is not None and valve not in self.house.valves:
+                raise ValueError(f"{name}.valve {valve!r} is not in [house.valves]")
         return self
 
 

@@ -20,26 +20,23 @@ from simulators.clock import Clock, SimClock
 from simulators.config import (
     ConfigError,
     Endpoint,
-    SerialEndpoint,
     SimConfig,
     TcpEndpoint,
     parse_endpoint,
 )
 from simulators.faults import (
-    DRIVE_FAULTS,
     IO_FAULTS,
     SILENT_FAULT,
-    SPOOL_FAULTS,
     FaultBoard,
     FaultError,
     iso_now,
 )
 from simulators.io_module import IoModule, io_device
-from simulators.load_cell import LoadCell, LoadCellBus
 from simulators.modbus_front import silent_catch_all
 from simulators.mqtt_link import MqttLink
 from simulators.pty_link import PtyLine
-from simulators.stepper import drive_device
+from simulators.system import LineHandler, SimSystem
+from simulators.systems import build_systems
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +67,12 @@ class Rack:
             if cfg.house.io
             else None
         )
-        self.acu = (
-            Acu(cfg.acu, self._acu_valve_open, sim.seed, sim.tension_noise_n, t_s)
-            if cfg.acu
-            else None
-        )
-        if self.acu:
-            for axis, drive in self.acu.drives().items():
-                drive.on_command = self._command_hook("acu", axis)
+        self.systems: dict[str, SimSystem] = {
+            system.name: system for system in build_systems(cfg, self._valve_open, t_s)
+        }
+        for system in self.systems.values():
+            for axis, drive in system.drives().items():
+                drive.on_command = self._command_hook(system.name, axis)
         self.faults = FaultBoard(self._fault_axes())
         self.link = MqttLink(cfg.mqtt, self._on_fault_message) if mqtt else None
         self._events: deque[dict[str, object]] = deque(maxlen=EVENT_HISTORY)
@@ -86,16 +81,20 @@ class Rack:
         self.ttys: dict[str, str] = {}
 
     # -- wiring ------------------------------------------------------------------------------
+    @property
+    def acu(self) -> Acu | None:
+        """The ACU, if configured (tests and demos look at its truth directly)."""
+        acu = self.systems.get("acu")
+        return acu if isinstance(acu, Acu) else None
+
     def _fault_axes(self) -> dict[str, dict[str, frozenset[str]]]:
-        axes: dict[str, dict[str, frozenset[str]]] = {}
-        if self.acu:
-            axes["acu"] = {"turntable": DRIVE_FAULTS} | dict.fromkeys(self.acu.units, SPOOL_FAULTS)
+        axes = {name: system.fault_axes() for name, system in self.systems.items()}
         if self.house:
             axes["house"] = {"io": IO_FAULTS}
         return axes
 
-    def _acu_valve_open(self, t_s: float) -> bool:
-        valve = self.cfg.acu.valve if self.cfg.acu else None
+    def _valve_open(self, valve: str | None, t_s: float) -> bool:
+        """Whether the named gate valve lets a source through (no valve: always)."""
         if valve is None or self.house is None:
             return True
         return self.house.valve_open(self.cfg.house.valves[valve], t_s)
@@ -110,9 +109,11 @@ class Rack:
 
         return hook
 
-    def _endpoints(self) -> tuple[dict[TcpEndpoint, list[SimDevice]], dict[str, list[LoadCell]]]:
+    def _endpoints(
+        self,
+    ) -> tuple[dict[TcpEndpoint, list[SimDevice]], dict[str, LineHandler]]:
         tcp: dict[TcpEndpoint, list[SimDevice]] = defaultdict(list)
-        serial: dict[str, list[LoadCell]] = defaultdict(list)
+        serial: dict[str, LineHandler] = {}
 
         def need_tcp(text: str) -> TcpEndpoint:
             ep: Endpoint = parse_endpoint(text)
@@ -125,25 +126,17 @@ class Rack:
             tcp[need_tcp(io_cfg.endpoint)].append(
                 io_device(io_cfg.device_id, self.house, self.clock, self._silent("house", "io"))
             )
-        if self.acu and self.cfg.acu:
-            tt = self.cfg.acu.turntable
-            tcp[need_tcp(tt.endpoint)].append(
-                drive_device(
-                    tt.device_id, self.acu.turntable, self.clock, self._silent("acu", "turntable")
-                )
-            )
-            for unit_cfg in self.cfg.acu.units:
-                unit = self.acu.units[unit_cfg.name]
-                silent = self._silent("acu", unit.name)
-                tcp[need_tcp(unit_cfg.drive.endpoint)].append(
-                    drive_device(unit_cfg.drive.device_id, unit.drive, self.clock, silent)
-                )
-                ep = parse_endpoint(unit_cfg.load_cell.endpoint)
-                if not isinstance(ep, SerialEndpoint):
-                    raise ConfigError(f"unit {unit.name}: load cell needs a serial:// endpoint")
-                serial[ep.path].append(
-                    unit.load_cell(unit_cfg.load_cell.address, self.clock.now_s, silent)
-                )
+        for name, system in self.systems.items():
+
+            def silent(axis: str, system_name: str = name) -> Callable[[], bool]:
+                return self._silent(system_name, axis)
+
+            for endpoint, device in system.modbus_devices(self.clock, silent):
+                tcp[need_tcp(endpoint)].append(device)
+            for path, handler in system.serial_lines(self.clock, silent).items():
+                if path in serial:
+                    raise ConfigError(f"serial line {path} is used by two systems")
+                serial[path] = handler
         for ep, devices in tcp.items():
             ids = [d.id for d in devices]
             if len(ids) != len(set(ids)):
@@ -165,8 +158,8 @@ class Rack:
                     await server.serve_forever(background=True)
                 stack.push_async_callback(self._close_server, server)
                 log.info("modbus tcp://%s:%s devices %s", ep.host, ep.port, [d.id for d in devices])
-            for path, cells in serial.items():
-                line = PtyLine(path, LoadCellBus(cells).handle)
+            for path, handler in serial.items():
+                line = PtyLine(path, handler)
                 line.open()
                 stack.callback(line.close)
                 self.ttys[path] = line.tty_name
@@ -209,12 +202,11 @@ class Rack:
         while True:
             now_s = self.clock.now_s()
             stopped = False
-            if self.acu:
-                for drive in self.acu.drives().values():
+            for system in self.systems.values():
+                for drive in system.drives().values():
                     drive.advance(now_s)
                     stopped |= drive.pop_standstill()
-                for unit in self.acu.units.values():
-                    unit.state(now_s)
+                system.tick(now_s)
             wall_s = time.monotonic()
             if stopped or wall_s >= next_truth_s:
                 self._publish_truth()
@@ -225,8 +217,8 @@ class Rack:
     def truth(self, system: str) -> dict[str, object]:
         """The true physical state of a system."""
         t_s = self.clock.now_s()
-        if system == "acu" and self.acu:
-            return {"system": "acu", "ts": iso_now(), **self.acu.truth(t_s)}
+        if system in self.systems:
+            return {"system": system, "ts": iso_now(), **self.systems[system].truth(t_s)}
         if system == "house" and self.house:
             return {"system": "house", "ts": iso_now(), **self.house.truth(t_s)}
         raise FaultError(f"unknown system {system!r}")
@@ -280,8 +272,8 @@ class Rack:
     def _apply(self, system: str, axis: str, fault: str, active: bool, t_s: float) -> None:
         if fault == SILENT_FAULT:
             return
-        if system == "acu" and self.acu:
-            self.acu.set_fault(axis, fault, active, t_s)
+        if system in self.systems:
+            self.systems[system].set_fault(axis, fault, active, t_s)
         elif system == "house" and self.house:
             if fault == "estop_button":
                 self.house.estop_ok = not active

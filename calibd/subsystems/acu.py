@@ -15,7 +15,8 @@ from calibd.core.errors import CommandError, ErrorCode, Trip
 from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox
 from calibd.core.subsystem import ActionSpec, Subsystem, sources
-from calibd.subsystems.acu_axes import AcuAxes, ValveControl
+from calibd.core.valves import ValveControl
+from calibd.subsystems.acu_axes import AcuAxes
 from calibd.subsystems.acu_motion import AcuMotion
 
 STATES = [

@@ -9,27 +9,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
 from calibd.config import AcuCfg, UnitCfg
-from calibd.core.errors import ErrorCode, Trip
+from calibd.core.axis import Axis, TensionWindow
+from calibd.core.errors import Trip
 from calibd.core.spool import Drum, HangingCable, SpoolModel
 from drivers.base import Drive, ForceSensor
 from drivers.errors import CommError, DriverError
-from drivers.load_cell import LoadReading, LoadStatus
 from drivers.stepper import DriveStatus
 
 log = structlog.get_logger("calibd.acu.axes").bind(subsystem="acu")
-
-
-class ValveControl(Protocol):
-    """What a deployment system may ask of the house about its gate valve."""
-
-    def valve(self, name: str) -> str: ...
-    async def open_valve(self, name: str) -> None: ...
-    async def close_valve(self, name: str) -> None: ...
 
 
 def spool_model(cfg: AcuCfg, unit: str) -> SpoolModel:
@@ -48,20 +40,12 @@ def spool_model(cfg: AcuCfg, unit: str) -> SpoolModel:
     )
 
 
-@dataclass
-class UnitAxis:
+@dataclass(kw_only=True)
+class UnitAxis(Axis):
     cfg: UnitCfg
     index: int  # 1-based: turntable input DI<index> is this unit's index switch
-    drive: Drive
-    cell: ForceSensor
     model: SpoolModel
     load_cell_range_n: float
-    status: DriveStatus | None = None
-    load: LoadReading | None = None
-
-    @property
-    def parked(self) -> bool:
-        return self.status is not None and self.status.home_switch
 
 
 class AcuAxes:
@@ -74,13 +58,16 @@ class AcuAxes:
         self.units: dict[str, UnitAxis] = {}
         for i, ucfg in enumerate(cfg.units, start=1):
             drive, cell = units[ucfg.name]
+            spool = cfg.spool_of(ucfg.name)
             self.units[ucfg.name] = UnitAxis(
-                ucfg,
-                i,
-                drive,
-                cell,
-                spool_model(cfg, ucfg.name),
-                cfg.spool_of(ucfg.name).load_cell_range_n,
+                name=ucfg.name,
+                drive=drive,
+                cell=cell,
+                counts_per_rev=spool.counts_per_rev,
+                cfg=ucfg,
+                index=i,
+                model=spool_model(cfg, ucfg.name),
+                load_cell_range_n=spool.load_cell_range_n,
             )
         self.homed = False
         self.lost: dict[str, str] = {}
@@ -93,7 +80,8 @@ class AcuAxes:
         jobs: list[tuple[str, Any]] = [("turntable", self.turntable.read_status())]
         for name, u in self.units.items():
             jobs.append((f"drive {name}", u.drive.read_status()))
-            jobs.append((f"load cell {name}", u.cell.read()))
+            if u.cell is not None:
+                jobs.append((f"load cell {name}", u.cell.read()))
         results = await asyncio.gather(*(j for _, j in jobs), return_exceptions=True)
         lost: dict[str, str] = {}
         for (label, _), res in zip(jobs, results, strict=True):
@@ -182,46 +170,17 @@ class AcuAxes:
         st = self.tt_status
         if st is not None and st.alarm and not ignore_alarms:
             return Trip("drive_alarm", f"turntable alarm code {st.alarm_code}", axis="turntable")
-        for name, u in self.units.items():
-            s, load = u.status, u.load
-            if s is not None:
-                if s.alarm and not ignore_alarms:
-                    return Trip("drive_alarm", f"drive {name} alarm code {s.alarm_code}", axis=name)
-                if s.limit_pos or s.limit_neg:
-                    which = "end-of-cable" if s.limit_pos else "over-wind"
-                    return Trip(
-                        "limit",
-                        f"{which} limit switch on {name}",
-                        error=ErrorCode.INTERLOCK,
-                        axis=name,
-                    )
-                if self.homed and not s.homed and not ignore_alarms:
-                    return Trip("position_lost", f"drive {name} lost its reference", axis=name)
-            if load is None:
-                continue
-            if load.status == LoadStatus.ERROR:
-                return Trip(
-                    "load_cell_error", f"load cell {name} reports a sensor error", axis=name
-                )
-            expected = self.expected_tension_n(u)
-            high = max(cfg.snag_factor * expected, expected + cfg.tension_floor_n)
-            high = min(high, 0.8 * u.load_cell_range_n)
-            low = min(cfg.slack_factor * expected, expected - cfg.tension_floor_n)
-            t = load.tension_n
-            if load.status == LoadStatus.OVERLOAD or t > high:
-                return Trip(
-                    "snag",
-                    f"over-tension on {name}: {t:.2f} N > {high:.2f} N",
-                    error=ErrorCode.INTERLOCK,
-                    axis=name,
-                )
-            if t < low:
-                return Trip(
-                    "slack",
-                    f"slack cable on {name}: {t:.2f} N < {low:.2f} N",
-                    error=ErrorCode.INTERLOCK,
-                    axis=name,
-                )
+        for u in self.units.values():
+            window = TensionWindow.around(
+                self.expected_tension_n(u),
+                snag_factor=cfg.snag_factor,
+                slack_factor=cfg.slack_factor,
+                floor_n=cfg.tension_floor_n,
+                range_n=u.load_cell_range_n,
+            )
+            trip = u.trip(window, homed=self.homed, ignore_alarms=ignore_alarms)
+            if trip is not None:
+                return trip
         return None
 
     # ---- actions on every drive --------------------------------------------------------------

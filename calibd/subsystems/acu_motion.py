@@ -14,7 +14,8 @@ import structlog
 
 from calibd.config import AcuCfg
 from calibd.core.errors import ErrorCode, Trip
-from calibd.subsystems.acu_axes import AcuAxes, UnitAxis, ValveControl
+from calibd.core.valves import ValveControl
+from calibd.subsystems.acu_axes import AcuAxes, UnitAxis
 from drivers.errors import DriverError
 
 log = structlog.get_logger("calibd.acu.motion").bind(subsystem="acu")

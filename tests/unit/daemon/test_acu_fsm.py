@@ -57,6 +57,7 @@ class Rig:
 
 def _configs() -> tuple[AcuCfg, HouseCfg]:
     s = load_config(ROOT / "config" / "sim.toml")
+    assert s.acu is not None
     acu = s.acu.model_copy(
         update={
             "speed_m_s": 20.0,

@@ -16,6 +16,7 @@ SIM = ROOT / "config" / "sim.toml"
 
 def test_sim_config_loads_and_is_frozen() -> None:
     s = load_config(SIM)
+    assert s.acu is not None
     assert s.acu.units[1].name == "B"
     assert s.acu.spool_of("B").drum_radius_m == 0.05
     with pytest.raises(ValueError, match="frozen"):
