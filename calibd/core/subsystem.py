@@ -82,6 +82,8 @@ class Subsystem:
         self.seq = 0
         self._tg: asyncio.TaskGroup | None = None
         self._last_status_s = 0.0
+        #: active non-latching interlocks of this system (e.g. warnings), id -> entry
+        self.warnings: dict[str, dict[str, Any]] = {}
 
     # ---- commands -------------------------------------------------------------------------
 
@@ -177,6 +179,27 @@ class Subsystem:
         doc = {"event": kind, "system": self.name, "ts": iso_now(), **fields}
         self.outbox.put(Outgoing("event", self.name, doc))
 
+    def warn(self, ident: str, active: bool, message: str = "") -> None:
+        """Raise or clear a `warning` interlock: reported in status and events, stops nothing."""
+        if active and ident not in self.warnings:
+            entry = {
+                "id": ident,
+                "system": self.name,
+                "severity": "warning",
+                "message": message,
+                "since": iso_now(),
+                "latched": False,
+            }
+            self.warnings[ident] = entry
+            self.event("interlock", state="raised", **entry)
+            self.publish_status()
+        elif active:
+            self.warnings[ident]["message"] = message
+        elif ident in self.warnings:
+            entry = self.warnings.pop(ident)
+            self.event("interlock", state="cleared", **entry)
+            self.publish_status()
+
     def telemetry(self, payload: dict[str, Any]) -> None:
         self.outbox.put(
             Outgoing("telemetry", self.name, {"system": self.name, "ts": iso_now(), **payload})
@@ -196,7 +219,7 @@ class Subsystem:
             "seq": self.seq,
             "ts": iso_now(),
             "busy": self.command is not None,
-            "interlocks": [],
+            "interlocks": list(self.warnings.values()),
             "fault": (
                 {"code": self.latched.code, "message": self.latched.message}
                 if self.latched
