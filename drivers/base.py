@@ -10,6 +10,7 @@ from typing import Protocol
 from drivers.io_module import IoSnapshot
 from drivers.load_cell import LoadReading, LoadStatus
 from drivers.stepper import DriveStatus
+from drivers.uss import UssFix
 
 __all__ = [
     "Drive",
@@ -19,6 +20,8 @@ __all__ = [
     "IoSnapshot",
     "LoadReading",
     "LoadStatus",
+    "PositionSensor",
+    "UssFix",
 ]
 
 
@@ -59,6 +62,16 @@ class ForceSensor(Protocol):
 
     async def read(self) -> LoadReading:
         """One force reading."""
+        ...
+
+
+class PositionSensor(Protocol):
+    """An independent position measurement (the ultrasonic system)."""
+
+    name: str
+
+    async def read(self) -> UssFix:
+        """The latest fix."""
         ...
 
 

@@ -18,6 +18,7 @@ from drivers.errors import CommError
 from drivers.io_module import VALVE_CHANNELS, IoSnapshot
 from drivers.load_cell import LoadReading, LoadStatus
 from drivers.stepper import AlarmCode, DriveStatus
+from drivers.uss import UssFix
 
 Clock = Callable[[], float]
 
@@ -253,6 +254,35 @@ class FakeForceSensor(_Faults):
         self.reads += 1
         tension_n = self.tension_fn() if self.tension_fn is not None else self.tension_n
         return LoadReading(tension_n=tension_n, status=self.status)
+
+
+class FakePositionSensor(_Faults):
+    """USS receiver with a settable fix, or one computed by ``position_fn`` on every read."""
+
+    def __init__(
+        self,
+        name: str = "uss",
+        *,
+        fix: UssFix | None = None,
+        position_fn: Callable[[], tuple[float, float, float] | None] | None = None,
+    ) -> None:
+        self.name = name
+        self.lost = False
+        self.fail_next = 0
+        self.fix = fix or UssFix(0.0, 0.0, 0.0, ok=False)
+        self.position_fn = position_fn
+        self.reads = 0
+
+    async def read(self) -> UssFix:
+        """The current fix."""
+        self._check_faults("read")
+        self.reads += 1
+        if self.position_fn is None:
+            return self.fix
+        pos = self.position_fn()
+        if pos is None:
+            return UssFix(0.0, 0.0, 0.0, ok=False)
+        return UssFix(pos[0], pos[1], pos[2], ok=True)
 
 
 class FakeIo(_Faults):
