@@ -16,6 +16,44 @@ from calibd.config import ConfigError, load_config
 from calibd.ctl import CtlLink
 from calibd.devbroker import PrivateBroker, private_config
 
+#: the scripted cycle per system (`calibd demo --auto`), run one system after the other
+DEMO_STEPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "acu": [
+        ("home", {}),
+        ("deploy", {"unit": "A", "z_m": 0.0}),
+        ("move", {"z_m": -10.0}),
+        ("retract", {}),
+    ],
+    "cls1": [
+        ("home", {}),
+        ("deploy", {"x_m": 3.0, "z_m": 0.0}),
+        ("move", {"x_m": 6.0, "z_m": -5.0}),
+        ("retract", {}),
+    ],
+    "cls2": [
+        ("home", {}),
+        ("deploy", {"x_m": -3.0, "z_m": 0.0}),
+        ("move", {"x_m": -8.0, "z_m": -3.0}),
+        ("retract", {}),
+    ],
+    "gt": [
+        ("home", {}),
+        ("deploy", {"theta_deg": 30.0}),
+        ("move", {"theta_deg": 120.0}),
+        ("retract", {}),
+    ],
+    "rov": [
+        ("home", {}),
+        ("deploy", {"x_m": 2.0, "y_m": 1.0, "z_m": 8.0}),
+        ("move", {"x_m": -3.0, "y_m": 2.0, "z_m": 2.0}),
+        ("retract", {}),
+    ],
+}
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
 
 def _line(doc: dict[str, Any]) -> str:
     pos = doc.get("position") or {}
@@ -24,27 +62,23 @@ def _line(doc: dict[str, Any]) -> str:
         env = f"O2={pos.get('o2_ppm')} ppm Rn={pos.get('radon_mbq_m3')} mBq/m3"
         return f"house  {doc['state']:<12} {valves} {env}"
     fault = doc.get("fault") or {}
+    where = " ".join(f"{k}={_fmt(v)}" for k, v in pos.items())
     return (
-        f"{doc['system']:<6} {doc['state']:<12} unit={pos.get('unit')} z_m={pos.get('z_m')} "
+        f"{doc['system']:<6} {doc['state']:<12} {where} "
         f"deployed={doc.get('deployed')} {fault.get('code', '')}"
-    )
+    ).rstrip()
 
 
-async def _cycle(link: CtlLink) -> int:
-    steps: list[tuple[str, dict[str, Any]]] = [
-        ("home", {}),
-        ("deploy", {"unit": "A", "z_m": 0.0}),
-        ("move", {"z_m": -10.0}),
-        ("retract", {}),
-    ]
-    for action, args in steps:
-        print(f"> acu {action} {args}", flush=True)
-        _, final = await link.command("acu", action, args, timeout_s=600)
-        print(f"  {final['result'] if final else 'rejected'}", flush=True)
-        for doc in (await link.statuses(None, 0.3)).values():
-            print("  " + _line(doc), flush=True)
-        if final is None or final["result"] != "completed":
-            return 1
+async def _cycle(link: CtlLink, systems: list[str]) -> int:
+    for system in systems:
+        for action, args in DEMO_STEPS.get(system, []):
+            print(f"> {system} {action} {args}", flush=True)
+            _, final = await link.command(system, action, args, timeout_s=600)
+            print(f"  {final['result'] if final else 'rejected'}", flush=True)
+            for doc in (await link.statuses(None, 0.3)).values():
+                print("  " + _line(doc), flush=True)
+            if final is None or final["result"] != "completed":
+                return 1
     return 0
 
 
@@ -58,7 +92,7 @@ async def _live(link: CtlLink) -> int:
 async def _wait_online(link: CtlLink, timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if "acu" in await link.statuses("acu", 0.5):
+        if "house" in await link.statuses("house", 0.5):
             return
     raise SystemExit("calibd demo: the daemon did not come up")
 
@@ -106,7 +140,8 @@ def run_demo(config: str, *, auto: bool) -> int:
         async def go() -> int:
             async with CtlLink("127.0.0.1", port, settings.mqtt.topic_root, "demo") as link:
                 await _wait_online(link)
-                return await (_cycle(link) if auto else _live(link))
+                systems = list(settings.systems())
+                return await (_cycle(link, systems) if auto else _live(link))
 
         with contextlib.suppress(KeyboardInterrupt):
             return asyncio.run(go())

@@ -101,6 +101,8 @@ class House(Subsystem):
                     if self.valve(name) == want:
                         return
         except TimeoutError:
+            if open_:
+                await self._withdraw_open(name)
             raise Trip(
                 "valve_timeout",
                 f"valve {name} not {want} after {self.cfg.valve_timeout_s:.1f} s",
@@ -109,6 +111,19 @@ class House(Subsystem):
             ) from None
         finally:
             self._valve_waiters -= 1
+
+    async def _withdraw_open(self, name: str) -> None:
+        """A valve that failed to open is commanded closed again: it must never open later on
+        its own (when it frees itself) behind the deployment system's back. Nothing can be in
+        its path, since the source waits for the open end switch. A failed valve that should
+        close stays as it is: a cable may be in the way."""
+        try:
+            await self.io.set_valve(self.cfg.valves[name], False)
+        except DriverError as exc:
+            self.log.error("valve_withdraw_failed", valve=name, error=str(exc))
+            return
+        self._commanded[name] = False
+        self.event("valve", valve=name, command="closed", reason="open timed out")
 
     # ---- poll --------------------------------------------------------------------------------
 

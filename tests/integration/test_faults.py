@@ -122,3 +122,28 @@ async def test_stop_is_heard_during_a_deploy(mosquitto: Broker, tmp_path: Path) 
         assert rep["result"] == "completed", rep
         rep = await p.run("acu", "retract", timeout_s=60)
         assert rep["result"] == "completed", rep
+
+
+async def test_stuck_gate_valve_faults_the_deploying_system(
+    mosquitto: Broker, tmp_path: Path
+) -> None:
+    """deploy opens the valve through the house; no end switch in time -> the system faults,
+    the open command is withdrawn, the source never left; clear + reset -> PARKED."""
+    async with hil_stack(mosquitto, tmp_path) as stack:
+        p = stack.probe
+        await stack.home()
+        await stack.inject("valve_stuck", "io", system="house")
+        rep = await p.run("acu", "deploy", {"unit": "A", "z_m": 5.0}, timeout_s=30)
+        assert rep["result"] == "failed", rep
+        assert rep["error"]["code"] == "hardware", rep
+        status = await p.status("acu", lambda s: s["state"] == "FAULT")
+        assert status["fault"]["code"] == "valve_timeout"
+        assert stack.truth()["units"]["A"]["parked"] is True  # the source never moved
+        events = [e for e in p.on("events") if e.get("event") == "valve"]
+        assert [e["command"] for e in events][-2:] == ["open", "closed"]
+        await stack.inject("clear", system="house")
+        rep = await p.run("acu", "reset")
+        assert rep["result"] == "completed", rep
+        parked = await p.status("acu", lambda s: s["state"] == "PARKED")
+        assert parked["deployed"] is False
+        assert p.last("house/status")["position"]["valves"]["acu"] == "closed"

@@ -1,0 +1,65 @@
+"""The house drives gate valves for the deployment systems and faults them on a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from calibd.config import load_config
+from calibd.core.errors import Trip
+from calibd.core.outbox import Outbox
+from calibd.subsystems.house import House
+from drivers.fake import FakeIo
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+async def house_io() -> AsyncIterator[tuple[House, FakeIo]]:
+    cfg = load_config(ROOT / "config" / "sim.toml").house
+    cfg = cfg.model_copy(update={"valve_timeout_s": 0.1, "poll_s": 0.02})
+    io = FakeIo(valve_travel_s=0.01)
+    house = House(cfg, io, Outbox(1024))
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(house.run())
+        for _ in range(100):
+            if house.state == "READY":
+                break
+            await asyncio.sleep(0.01)
+        yield house, io
+        task.cancel()
+
+
+async def test_open_and_close_wait_for_the_end_switch(house_io: tuple[House, FakeIo]) -> None:
+    house, io = house_io
+    await house.open_valve("cls1")
+    assert house.valve("cls1") == "open" and io.valve_open(1) is True
+    await house.close_valve("cls1")
+    assert house.valve("cls1") == "closed" and io.valve_open(1) is False
+
+
+async def test_open_timeout_trips_and_withdraws_the_open_command(
+    house_io: tuple[House, FakeIo],
+) -> None:
+    house, io = house_io
+    io.stuck_valves.add(3)
+    with pytest.raises(Trip) as info:
+        await house.open_valve("rov")
+    assert info.value.code == "valve_timeout"
+    # commanded open, then closed again: once freed it must not open behind anyone's back
+    assert io.valve_calls == [(3, True), (3, False)]
+
+
+async def test_close_timeout_trips_and_leaves_the_valve_alone(
+    house_io: tuple[House, FakeIo],
+) -> None:
+    house, io = house_io
+    await house.open_valve("acu")
+    io.stuck_valves.add(0)
+    with pytest.raises(Trip) as info:
+        await house.close_valve("acu")
+    assert info.value.code == "valve_timeout"
+    assert io.valve_calls == [(0, True), (0, False)]  # no further command: a cable may be in it
