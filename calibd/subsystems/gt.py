@@ -1,0 +1,242 @@
+"""GT: the Guide Tube, a source car pulled along a PTFE tube on the outside of the acrylic
+sphere by one cable and two spools (pull-pull).
+
+The FSM table below is the whole behaviour; `on_enter_*` callbacks carry the long actions
+(`gt_motion.py`), the poll loop watches both spools (`gt_axes.py`), the kinematics are pure
+(`gt_model.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+from calibd.cfg_gt import GtCfg
+from calibd.core.commands import Args, Command, NoArgs
+from calibd.core.errors import CommandError, ErrorCode, Trip
+from calibd.core.fsm import attach
+from calibd.core.outbox import Outbox
+from calibd.core.subsystem import ActionSpec, Subsystem, sources
+from calibd.core.valves import ValveControl
+from calibd.subsystems.gt_axes import GtAxes
+from calibd.subsystems.gt_motion import GtMotion
+
+STATES = [
+    "UNKNOWN",
+    "HOMING",
+    "PARKED",
+    "DEPLOYING",
+    "MOVING",
+    "AT_POSITION",
+    "RETRACTING",
+    "STOPPED",
+    "FAULT",
+]
+MOTION_STATES = frozenset({"HOMING", "DEPLOYING", "MOVING", "RETRACTING"})
+_NOT_FAULT = [s for s in STATES if s != "FAULT"]
+
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "home", "source": ["UNKNOWN", "PARKED", "STOPPED"], "dest": "HOMING"},
+    {"trigger": "homed", "source": "HOMING", "dest": "PARKED"},
+    {"trigger": "deploy", "source": ["PARKED", "STOPPED"], "dest": "DEPLOYING"},
+    {"trigger": "arrived", "source": ["DEPLOYING", "MOVING"], "dest": "AT_POSITION"},
+    {"trigger": "move", "source": ["AT_POSITION", "STOPPED"], "dest": "MOVING"},
+    {"trigger": "retract", "source": ["AT_POSITION", "STOPPED"], "dest": "RETRACTING"},
+    {"trigger": "parked", "source": "RETRACTING", "dest": "PARKED"},
+    {"trigger": "stop", "source": "HOMING", "dest": "UNKNOWN"},
+    {"trigger": "stop", "source": ["DEPLOYING", "MOVING", "RETRACTING"], "dest": "STOPPED"},
+    {"trigger": "fault", "source": _NOT_FAULT, "dest": "FAULT"},
+    {"trigger": "reset", "source": "FAULT", "dest": "UNKNOWN", "unless": "is_homed"},
+    {"trigger": "reset", "source": "FAULT", "dest": "PARKED", "conditions": "is_stowed"},
+    {"trigger": "reset", "source": "FAULT", "dest": "STOPPED"},
+]
+
+
+class ThetaArgs(Args):
+    theta_deg: float
+
+
+_ALL = frozenset(STATES)
+
+
+def _src(trigger: str) -> frozenset[str]:
+    return sources(TRANSITIONS, trigger, STATES)
+
+
+class Gt(Subsystem):
+    ACTIONS = {
+        "status": ActionSpec(NoArgs, _ALL, motion=False),
+        "stop": ActionSpec(NoArgs, _ALL, motion=False),
+        "reset": ActionSpec(NoArgs, _src("reset"), motion=False),
+        "home": ActionSpec(NoArgs, _src("home")),
+        "deploy": ActionSpec(ThetaArgs, _src("deploy")),
+        "move": ActionSpec(ThetaArgs, _src("move")),
+        "retract": ActionSpec(NoArgs, _src("retract")),
+    }
+
+    def __init__(
+        self,
+        cfg: GtCfg,
+        axes: GtAxes,
+        valves: ValveControl,
+        outbox: Outbox,
+        *,
+        name: str = "gt",
+        time_scale: float = 1.0,
+    ) -> None:
+        super().__init__(name, outbox, time_scale=time_scale)
+        self.cfg = cfg
+        self.axes = axes
+        self.valves = valves
+        self.motion = GtMotion(cfg, axes, valves, time_scale=time_scale)
+        self.target: dict[str, Any] | None = None
+        self._tripping = False
+        attach(self, STATES, TRANSITIONS, "UNKNOWN")
+
+    # ---- conditions (pure, on cached readings) ---------------------------------------------
+
+    def is_homed(self, event: Any = None) -> bool:
+        return self.axes.homed
+
+    def is_stowed(self, event: Any = None) -> bool:
+        valve_ok = self.cfg.valve is None or self.valves.valve(self.cfg.valve) == "closed"
+        return self.axes.all_parked() and valve_ok
+
+    # ---- validation before anything moves --------------------------------------------------
+
+    def check_args(self, action: str, args: Any) -> None:
+        if action in {"deploy", "move"}:
+            lo, hi = self.cfg.theta_min_deg, self.cfg.theta_max_deg
+            if not (math.isfinite(args.theta_deg) and lo <= args.theta_deg <= hi):
+                raise CommandError(
+                    ErrorCode.OUT_OF_RANGE, f"theta_deg {args.theta_deg} outside [{lo}, {hi}]"
+                )
+
+    def check(self, action: str, args: Any) -> None:
+        if action == "deploy" and self.state == "STOPPED" and not self.axes.all_parked():
+            raise CommandError(
+                ErrorCode.INVALID_STATE, "the car is out: move or retract it instead"
+            )
+        if action == "reset":
+            cause = self.axes.fault_cause()
+            if cause is not None:
+                raise CommandError(ErrorCode.INTERLOCK, f"cause still present: {cause}")
+
+    # ---- actions (each awaits one trigger; the on_enter callbacks do the work) --------------
+
+    async def act_status(self, cmd: Command, args: Any) -> None:
+        self.publish_status()
+
+    async def act_home(self, cmd: Command, args: Any) -> None:
+        self.target = None
+        await self.run_trigger("home", {"PARKED"})
+
+    async def act_deploy(self, cmd: Command, args: ThetaArgs) -> None:
+        self.target = {"theta_deg": args.theta_deg}
+        await self.run_trigger("deploy", {"AT_POSITION"}, theta_deg=args.theta_deg)
+
+    async def act_move(self, cmd: Command, args: ThetaArgs) -> None:
+        self.target = {"theta_deg": args.theta_deg}
+        await self.run_trigger("move", {"AT_POSITION"}, theta_deg=args.theta_deg)
+
+    async def act_retract(self, cmd: Command, args: Any) -> None:
+        self.target = {"theta_deg": self.cfg.theta_park_deg}
+        await self.run_trigger("retract", {"PARKED"})
+
+    async def act_stop(self, cmd: Command, args: Any) -> None:
+        if self.state in _src("stop"):
+            await self.trigger("stop")
+        else:
+            await self.axes.halt_all()
+
+    async def act_reset(self, cmd: Command, args: Any) -> None:
+        await self.axes.reset_alarms()
+        if self.axes.reference_lost():
+            self.axes.homed = False  # reset leads to UNKNOWN: home again before any move
+        self.latched = None
+        self._tripping = False
+        await self.run_trigger("reset", {"UNKNOWN", "PARKED", "STOPPED"})
+
+    # ---- state callbacks ---------------------------------------------------------------------
+
+    async def _guarded(self, what: str, coro: Any) -> None:
+        """Run a motion sequence; a Trip inside it latches the fault in this same task."""
+        try:
+            await coro
+        except Trip as exc:
+            self._tripping = True
+            await self._trip(exc)
+            return
+        await self.trigger(what)
+
+    def trip(self, exc: Trip) -> None:
+        if self._tripping or self.state == "FAULT":
+            return
+        self._tripping = True
+        super().trip(exc)
+
+    async def on_enter_HOMING(self, event: Any) -> None:  # noqa: N802 - transitions naming
+        await self._guarded("homed", self.motion.home())
+
+    async def on_enter_DEPLOYING(self, event: Any) -> None:  # noqa: N802
+        await self._guarded("arrived", self.motion.deploy(event.kwargs["theta_deg"]))
+
+    async def on_enter_MOVING(self, event: Any) -> None:  # noqa: N802
+        await self._guarded("arrived", self.motion.move(event.kwargs["theta_deg"]))
+
+    async def on_enter_RETRACTING(self, event: Any) -> None:  # noqa: N802
+        await self._guarded("parked", self.motion.retract())
+
+    async def on_enter_STOPPED(self, event: Any) -> None:  # noqa: N802
+        await self.axes.halt_all()
+
+    async def on_enter_UNKNOWN(self, event: Any) -> None:  # noqa: N802
+        if event.event.name == "stop":
+            await self.axes.halt_all()
+
+    async def on_enter_FAULT(self, event: Any) -> None:  # noqa: N802
+        await self.axes.halt_all()
+
+    async def on_enter_PARKED(self, event: Any) -> None:  # noqa: N802
+        self.target = None
+
+    async def safe_stop(self) -> None:
+        await self.axes.halt_all()
+
+    # ---- poll --------------------------------------------------------------------------------
+
+    async def poll_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            try:
+                await self.axes.poll()
+            except Trip as exc:
+                self.trip(exc)
+            if self.state != "FAULT":
+                try:
+                    self.axes.check_protections()
+                except Trip as exc:
+                    self.trip(exc)
+            # fast while anything moves, and while a fault is latched (so a reset sees fresh data)
+            busy = self.state in MOTION_STATES or self.state == "FAULT" or self.axes.any_moving()
+            self.telemetry(self.axes.telemetry())
+            if busy or self.status_due(1.0):
+                self.publish_status()
+            period = 1.0 / self.cfg.poll_fast_hz if busy else self.cfg.poll_idle_s
+            await asyncio.sleep(max(0.0, period - (loop.time() - started)))
+
+    def status_fields(self) -> dict[str, Any]:
+        theta = self.axes.theta_deg()
+        arc = None if theta is None else math.radians(theta) * self.cfg.tube.radius_m
+        tensions = {n: self.axes[n].tension_n for n in ("top", "bottom")}
+        return {
+            "homed": self.axes.homed,
+            "deployed": not self.axes.all_parked(),
+            "source": self.cfg.source,
+            "position": {"theta_deg": None if theta is None else round(theta, 5)},
+            "target": self.target,
+            "arc_m": None if arc is None else round(arc, 4),
+            "tension_n": {n: None if t is None else round(t, 3) for n, t in tensions.items()},
+        }
