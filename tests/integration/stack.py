@@ -27,24 +27,23 @@ class Stack:
         await self.probe.wait(
             lambda: (
                 (self.probe.last("daemon/state") or {}).get("state") == "online"
-                and self.probe.last("acu/status") is not None
+                and self.probe.last("house/status") is not None
             ),
             timeout_s,
             "daemon online",
         )
 
-    def truth(self) -> dict[str, Any]:
-        doc = self.probe.last("sim/acu/truth")
-        assert isinstance(doc, dict), "no truth from the simulator"
+    def truth(self, system: str = "acu") -> dict[str, Any]:
+        doc = self.probe.last(f"sim/{system}/truth")
+        assert isinstance(doc, dict), f"no {system} truth from the simulator"
         return doc
 
-    async def settled_truth(self, after: float) -> dict[str, Any]:
-        """The simulator's truth published after monotonic time `after`."""
+    async def settled_truth(self, after: float, system: str = "acu") -> dict[str, Any]:
+        """The simulator's truth of `system` published after monotonic time `after`."""
+        suffix = f"/sim/{system}/truth"
 
         def fresh() -> dict[str, Any] | None:
-            got = [
-                m for m in self.probe.msgs if m.topic.endswith("/sim/acu/truth") and m.at > after
-            ]
+            got = [m for m in self.probe.msgs if m.topic.endswith(suffix) and m.at > after]
             return got[-1].payload if got else None
 
         doc: dict[str, Any] = await self.probe.wait(fresh, 10.0, "fresh truth")
