@@ -22,7 +22,9 @@ def test_repo_sim_config_loads() -> None:
     assert cfg.acu is not None
     assert [u.name for u in cfg.acu.units] == ["A", "B", "C", "D"]
     assert cfg.acu.turntable.gear_ratio == 50.0
-    assert cfg.house.valves == {"acu": 0}
+    assert cfg.house.valves == {"acu": 0, "cls1": 1, "cls2": 2, "rov": 3}
+    assert cfg.cls1 is not None and cfg.cls2 is not None and cfg.gt is not None
+    assert cfg.cls1.valve == "cls1" and cfg.gt.valve is None
     assert cfg.sim.time_scale == 20.0
 
 

@@ -1,0 +1,274 @@
+"""CLS: a Cable Loop System (cls1, cls2) — a source at the junction of a central cable (down
+the chimney) and a side cable (over an anchor pulley on the acrylic wall), in one half of a
+vertical plane.
+
+The FSM table below is the whole behaviour; `on_enter_*` callbacks carry the long actions
+(`cls_motion.py`), the poll loop watches both spools and cross-checks the ultrasonic fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from calibd.cfg_cls import ClsCfg
+from calibd.core.commands import Args, Command, NoArgs
+from calibd.core.errors import CommandError, ErrorCode, Trip
+from calibd.core.fsm import attach
+from calibd.core.outbox import Outbox
+from calibd.core.subsystem import ActionSpec, Subsystem, sources
+from calibd.core.valves import ValveControl
+from calibd.subsystems.cls_axes import ClsAxes
+from calibd.subsystems.cls_motion import ClsMotion
+
+STATES = [
+    "UNKNOWN",
+    "HOMING",
+    "PARKED",
+    "DEPLOYING",
+    "MOVING",
+    "AT_POSITION",
+    "RETRACTING",
+    "STOPPED",
+    "FAULT",
+]
+MOTION_STATES = frozenset({"HOMING", "DEPLOYING", "MOVING", "RETRACTING"})
+_NOT_FAULT = [s for s in STATES if s != "FAULT"]
+
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "home", "source": ["UNKNOWN", "PARKED", "STOPPED"], "dest": "HOMING"},
+    {"trigger": "homed", "source": "HOMING", "dest": "PARKED"},
+    {"trigger": "deploy", "source": ["PARKED", "STOPPED"], "dest": "DEPLOYING"},
+    {"trigger": "arrived", "source": ["DEPLOYING", "MOVING"], "dest": "AT_POSITION"},
+    {"trigger": "move", "source": ["AT_POSITION", "STOPPED"], "dest": "MOVING"},
+    {"trigger": "retract", "source": ["AT_POSITION", "STOPPED"], "dest": "RETRACTING"},
+    {"trigger": "parked", "source": "RETRACTING", "dest": "PARKED"},
+    {"trigger": "stop", "source": "HOMING", "dest": "UNKNOWN"},
+    {"trigger": "stop", "source": ["DEPLOYING", "MOVING", "RETRACTING"], "dest": "STOPPED"},
+    {"trigger": "fault", "source": _NOT_FAULT, "dest": "FAULT"},
+    {"trigger": "reset", "source": "FAULT", "dest": "UNKNOWN", "unless": "is_homed"},
+    {"trigger": "reset", "source": "FAULT", "dest": "PARKED", "conditions": "is_stowed"},
+    {"trigger": "reset", "source": "FAULT", "dest": "STOPPED"},
+]
+
+
+class PointArgs(Args):
+    x_m: float
+    z_m: float
+
+
+_ALL = frozenset(STATES)
+
+
+def _src(trigger: str) -> frozenset[str]:
+    return sources(TRANSITIONS, trigger, STATES)
+
+
+class Cls(Subsystem):
+    ACTIONS = {
+        "status": ActionSpec(NoArgs, _ALL, motion=False),
+        "stop": ActionSpec(NoArgs, _ALL, motion=False),
+        "reset": ActionSpec(NoArgs, _src("reset"), motion=False),
+        "home": ActionSpec(NoArgs, _src("home")),
+        "deploy": ActionSpec(PointArgs, _src("deploy")),
+        "move": ActionSpec(PointArgs, _src("move")),
+        "retract": ActionSpec(NoArgs, _src("retract")),
+    }
+
+    def __init__(
+        self,
+        name: str,
+        cfg: ClsCfg,
+        axes: ClsAxes,
+        valves: ValveControl,
+        outbox: Outbox,
+        *,
+        time_scale: float = 1.0,
+    ) -> None:
+        super().__init__(name, outbox, time_scale=time_scale)
+        self.cfg = cfg
+        self.axes = axes
+        self.model = axes.model
+        self.valves = valves
+        self.motion = ClsMotion(name, cfg, axes, valves)
+        self.target: dict[str, Any] | None = None
+        self._tripping = False
+        attach(self, STATES, TRANSITIONS, "UNKNOWN")
+
+    # ---- conditions (pure, on cached readings) ---------------------------------------------
+
+    def is_homed(self, event: Any = None) -> bool:
+        return self.axes.homed
+
+    def is_stowed(self, event: Any = None) -> bool:
+        valve = self.cfg.valve
+        return self.axes.all_parked() and (valve is None or self.valves.valve(valve) == "closed")
+
+    # ---- validation before anything moves --------------------------------------------------
+
+    def check_args(self, action: str, args: Any) -> None:
+        if action in {"deploy", "move"}:
+            why = self.model.check_point(args.x_m, args.z_m)
+            if why is not None:
+                raise CommandError(ErrorCode.OUT_OF_RANGE, why)
+
+    def check(self, action: str, args: Any) -> None:
+        pose = self.axes.pose
+        if action == "deploy":
+            if self.state == "STOPPED" and not self.axes.all_parked():
+                raise CommandError(ErrorCode.INVALID_STATE, "the source is out: retract it first")
+            try:
+                plan = self.model.plan(self.model.exit_point(), (args.x_m, args.z_m))
+            except ArithmeticError as exc:
+                plan = f"no path from the chimney exit: {exc}"
+            if isinstance(plan, str):
+                raise CommandError(ErrorCode.OUT_OF_RANGE, plan)
+        if action == "move":
+            if pose is None or pose.in_chimney:
+                raise CommandError(
+                    ErrorCode.INVALID_STATE, "the source is not in the detector: deploy first"
+                )
+            why = self.model.check_path((pose.x_m, pose.z_m), (args.x_m, args.z_m))
+            if why is not None:
+                raise CommandError(ErrorCode.OUT_OF_RANGE, why)
+        if action == "reset":
+            cause = self.axes.fault_cause()
+            if cause is not None:
+                raise CommandError(ErrorCode.INTERLOCK, f"cause still present: {cause}")
+
+    # ---- actions (each awaits one trigger; the on_enter callbacks do the work) --------------
+
+    async def act_status(self, cmd: Command, args: Any) -> None:
+        self.publish_status()
+
+    async def act_home(self, cmd: Command, args: Any) -> None:
+        self.target = None
+        await self.run_trigger("home", {"PARKED"})
+
+    async def act_deploy(self, cmd: Command, args: PointArgs) -> None:
+        self.target = {"x_m": args.x_m, "z_m": args.z_m}
+        await self.run_trigger("deploy", {"AT_POSITION"}, x_m=args.x_m, z_m=args.z_m)
+
+    async def act_move(self, cmd: Command, args: PointArgs) -> None:
+        self.target = {"x_m": args.x_m, "z_m": args.z_m}
+        await self.run_trigger("move", {"AT_POSITION"}, x_m=args.x_m, z_m=args.z_m)
+
+    async def act_retract(self, cmd: Command, args: Any) -> None:
+        self.target = {"x_m": 0.0, "z_m": self.cfg.z_park_m}
+        await self.run_trigger("retract", {"PARKED"})
+
+    async def act_stop(self, cmd: Command, args: Any) -> None:
+        if self.state in _src("stop"):
+            await self.trigger("stop")
+        else:
+            await self.axes.halt_all()
+
+    async def act_reset(self, cmd: Command, args: Any) -> None:
+        await self.axes.reset_alarms()
+        if self.axes.reference_lost():
+            self.axes.homed = False  # reset leads to UNKNOWN: home again before any move
+        self.latched = None
+        self._tripping = False
+        await self.run_trigger("reset", {"UNKNOWN", "PARKED", "STOPPED"})
+
+    # ---- state callbacks ---------------------------------------------------------------------
+
+    async def _guarded(self, what: str, coro: Any) -> None:
+        """Run a motion sequence; a Trip inside it latches the fault in this same task."""
+        try:
+            await coro
+        except Trip as exc:
+            self._tripping = True
+            await self._trip(exc)
+            return
+        await self.trigger(what)
+
+    def trip(self, exc: Trip) -> None:
+        if self._tripping or self.state == "FAULT":
+            return
+        self._tripping = True
+        super().trip(exc)
+
+    async def on_enter_HOMING(self, event: Any) -> None:  # noqa: N802 - transitions naming
+        await self._guarded("homed", self.motion.home())
+
+    async def on_enter_DEPLOYING(self, event: Any) -> None:  # noqa: N802
+        kw = event.kwargs
+        await self._guarded("arrived", self.motion.deploy(kw["x_m"], kw["z_m"]))
+
+    async def on_enter_MOVING(self, event: Any) -> None:  # noqa: N802
+        kw = event.kwargs
+        await self._guarded("arrived", self.motion.move(kw["x_m"], kw["z_m"]))
+
+    async def on_enter_RETRACTING(self, event: Any) -> None:  # noqa: N802
+        await self._guarded("parked", self.motion.retract())
+
+    async def on_enter_STOPPED(self, event: Any) -> None:  # noqa: N802
+        await self.axes.halt_all()
+
+    async def on_enter_UNKNOWN(self, event: Any) -> None:  # noqa: N802
+        if event.event.name == "stop":
+            await self.axes.halt_all()
+
+    async def on_enter_FAULT(self, event: Any) -> None:  # noqa: N802
+        await self.axes.halt_all()
+
+    async def on_enter_PARKED(self, event: Any) -> None:  # noqa: N802
+        self.target = None
+
+    async def safe_stop(self) -> None:
+        await self.axes.halt_all()
+
+    # ---- poll --------------------------------------------------------------------------------
+
+    async def poll_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            try:
+                await self.axes.poll()
+            except Trip as exc:
+                self.trip(exc)
+            if self.state != "FAULT":
+                try:
+                    self.axes.check_protections()
+                except Trip as exc:
+                    self.trip(exc)
+            self._cross_check()
+            busy = self.state in MOTION_STATES or self.state == "FAULT" or self.axes.any_moving()
+            self.telemetry(self.axes.telemetry())
+            if busy or self.status_due(1.0):
+                self.publish_status()
+            period = 1.0 / self.cfg.poll_fast_hz if busy else self.cfg.poll_idle_s
+            await asyncio.sleep(max(0.0, period - (loop.time() - started)))
+
+    def _cross_check(self) -> None:
+        """Warning interlock while the USS fix and the cable model disagree."""
+        if self.axes.uss is None:
+            return
+        self.warn("uss_lost", self.axes.uss_error is not None, f"USS: {self.axes.uss_error}")
+        d = self.axes.uss_disagreement_m()
+        if d is None:
+            return
+        tol = self.cfg.uss_tolerance_m
+        self.warn(
+            "uss_mismatch",
+            d > tol,
+            f"USS fix and cable model differ by {d * 100:.1f} cm (> {tol * 100:.0f} cm)",
+        )
+
+    def status_fields(self) -> dict[str, Any]:
+        pose = self.axes.pose
+        fix = self.axes.fix
+        return {
+            "homed": self.axes.homed,
+            "deployed": not self.axes.all_parked(),
+            "source": None,
+            "position": {
+                "x_m": None if pose is None else round(pose.x_m, 5),
+                "z_m": None if pose is None else round(pose.z_m, 5),
+            },
+            "target": self.target,
+            "in_chimney": None if pose is None else pose.in_chimney,
+            "uss": None if fix is None or not fix.ok else {"x_m": fix.x_m, "z_m": fix.z_m},
+        }
