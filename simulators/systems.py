@@ -5,7 +5,10 @@ from __future__ import annotations
 import functools
 
 from simulators.acu import Acu
+from simulators.cls import ClsLoop
 from simulators.config import SimConfig
+from simulators.gt import Gt
+from simulators.rov import Rov
 from simulators.system import SimSystem, ValveOpen
 
 
@@ -16,4 +19,16 @@ def build_systems(cfg: SimConfig, valve_open: ValveOpen, t_s: float) -> list[Sim
     if cfg.acu:
         acu_valve = functools.partial(valve_open, cfg.acu.valve)
         systems.append(Acu(cfg.acu, acu_valve, sim.seed, sim.tension_noise_n, t_s))
+    if cfg.rov:
+        rov_valve = functools.partial(valve_open, cfg.rov.valve)
+        systems.append(Rov(cfg.rov, rov_valve, sim.seed, sim.tension_noise_n, t_s))
+    if cfg.gt:
+        systems.append(Gt(cfg.gt, sim.seed, sim.tension_noise_n, t_s))
+    for cls_name in ("cls1", "cls2"):
+        cls_cfg = getattr(cfg, cls_name)
+        if cls_cfg is not None:
+            cls_valve = functools.partial(valve_open, cls_cfg.valve)
+            systems.append(
+                ClsLoop(cls_name, cls_cfg, cls_valve, sim.seed, sim.tension_noise_n, t_s)
+            )
     return systems

@@ -1,0 +1,286 @@
+"""ROV: a tethered vehicle with thrusters, an umbilical winch in the house, ultrasonic position.
+
+The FSM table below is the whole behaviour; `on_enter_*` callbacks carry the long actions
+(`rov_motion.py`), the poll loop reads the hardware, steers the vehicle and watches it
+(`rov_plant.py`), the navigation and umbilical maths are pure (`rov_nav.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from calibd.cfg_rov import RovCfg
+from calibd.core.commands import Args, Command, NoArgs
+from calibd.core.errors import CommandError, ErrorCode, Trip
+from calibd.core.fsm import attach
+from calibd.core.outbox import Outbox
+from calibd.core.subsystem import ActionSpec, Subsystem, sources
+from calibd.core.valves import ValveControl
+from calibd.subsystems.rov_motion import RovMotion
+from calibd.subsystems.rov_nav import Vec, check_target
+from calibd.subsystems.rov_plant import RovPlant
+
+STATES = [
+    "UNKNOWN",
+    "HOMING",
+    "PARKED",
+    "LAUNCHING",
+    "NAVIGATING",
+    "HOLDING",
+    "RETURNING",
+    "RECOVERING",
+    "STOPPED",
+    "FAULT",
+]
+MOTION_STATES = frozenset({"HOMING", "LAUNCHING", "NAVIGATING", "RETURNING", "RECOVERING"})
+OUT_STATES = ["LAUNCHING", "NAVIGATING", "HOLDING", "RETURNING", "RECOVERING"]
+RESET_FRESH_S = 2.0
+_NOT_FAULT = [s for s in STATES if s != "FAULT"]
+
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "home", "source": ["UNKNOWN", "PARKED", "STOPPED"], "dest": "HOMING"},
+    {"trigger": "homed", "source": "HOMING", "dest": "PARKED"},
+    {"trigger": "deploy", "source": ["PARKED", "STOPPED"], "dest": "LAUNCHING"},
+    {"trigger": "launched", "source": "LAUNCHING", "dest": "NAVIGATING"},
+    {"trigger": "move", "source": ["HOLDING", "STOPPED"], "dest": "NAVIGATING"},
+    {"trigger": "arrived", "source": "NAVIGATING", "dest": "HOLDING"},
+    {"trigger": "retract", "source": ["HOLDING", "STOPPED"], "dest": "RETURNING"},
+    {"trigger": "returned", "source": "RETURNING", "dest": "RECOVERING"},
+    {"trigger": "parked", "source": "RECOVERING", "dest": "PARKED"},
+    {"trigger": "stop", "source": "HOMING", "dest": "UNKNOWN"},
+    {"trigger": "stop", "source": OUT_STATES, "dest": "STOPPED"},
+    {"trigger": "fault", "source": _NOT_FAULT, "dest": "FAULT"},
+    {"trigger": "reset", "source": "FAULT", "dest": "UNKNOWN", "unless": "is_homed"},
+    {"trigger": "reset", "source": "FAULT", "dest": "PARKED", "conditions": "is_stowed"},
+    {"trigger": "reset", "source": "FAULT", "dest": "STOPPED"},
+]
+
+
+class TargetArgs(Args):
+    x_m: float
+    y_m: float
+    z_m: float
+
+    @property
+    def point(self) -> Vec:
+        return (self.x_m, self.y_m, self.z_m)
+
+
+_ALL = frozenset(STATES)
+
+
+def _src(trigger: str) -> frozenset[str]:
+    return sources(TRANSITIONS, trigger, STATES)
+
+
+class Rov(Subsystem):
+    ACTIONS = {
+        "status": ActionSpec(NoArgs, _ALL, motion=False),
+        "stop": ActionSpec(NoArgs, _ALL, motion=False),
+        "reset": ActionSpec(NoArgs, _src("reset"), motion=False),
+        "home": ActionSpec(NoArgs, _src("home")),
+        "deploy": ActionSpec(TargetArgs, _src("deploy")),
+        "move": ActionSpec(TargetArgs, _src("move")),
+        "retract": ActionSpec(NoArgs, _src("retract")),
+    }
+
+    def __init__(
+        self,
+        cfg: RovCfg,
+        plant: RovPlant,
+        valves: ValveControl,
+        outbox: Outbox,
+        *,
+        time_scale: float = 1.0,
+    ) -> None:
+        super().__init__("rov", outbox, time_scale=time_scale)
+        self.cfg = cfg
+        self.plant = plant
+        self.valves = valves
+        self.motion = RovMotion(cfg, plant, valves, time_scale=time_scale)
+        self.target: Vec | None = None
+        self._tripping = False
+        attach(self, STATES, TRANSITIONS, "UNKNOWN")
+
+    # ---- conditions (pure, on cached readings) ---------------------------------------------
+
+    def is_homed(self, event: Any = None) -> bool:
+        return self.plant.homed
+
+    def is_stowed(self, event: Any = None) -> bool:
+        return self.plant.parked and (
+            self.cfg.valve is None or self.valves.valve(self.cfg.valve) == "closed"
+        )
+
+    # ---- validation before anything moves --------------------------------------------------
+
+    def check_args(self, action: str, args: Any) -> None:
+        if action in {"deploy", "move"}:
+            why = check_target(self.cfg, args.point)
+            if why is not None:
+                raise CommandError(ErrorCode.OUT_OF_RANGE, why)
+
+    def check(self, action: str, args: Any) -> None:
+        p = self.plant
+        if action == "deploy" and not (p.parked and p.homed):
+            raise CommandError(
+                ErrorCode.INVALID_STATE, "the vehicle is not parked: retract (or move) it"
+            )
+        if action == "move" and not p.has_fix():
+            raise CommandError(
+                ErrorCode.INVALID_STATE, "the vehicle is not out in the sphere: deploy it"
+            )
+        if action == "retract" and not p.homed:
+            raise CommandError(ErrorCode.INVALID_STATE, "the winch is not referenced: home")
+        if action == "reset":
+            cause = p.fault_cause()
+            if cause is not None:
+                raise CommandError(ErrorCode.INTERLOCK, f"cause still present: {cause}")
+
+    # ---- actions (each awaits one trigger; the on_enter callbacks do the work) --------------
+
+    async def act_status(self, cmd: Command, args: Any) -> None:
+        self.publish_status()
+
+    async def act_home(self, cmd: Command, args: Any) -> None:
+        self.target = None
+        await self.run_trigger("home", {"PARKED"})
+
+    async def act_deploy(self, cmd: Command, args: TargetArgs) -> None:
+        self.target = args.point
+        await self.run_trigger("deploy", {"HOLDING"}, target=args.point)
+
+    async def act_move(self, cmd: Command, args: TargetArgs) -> None:
+        self.target = args.point
+        await self.run_trigger("move", {"HOLDING"}, target=args.point)
+
+    async def act_retract(self, cmd: Command, args: Any) -> None:
+        self.target = self.motion.launch_point
+        await self.run_trigger("retract", {"PARKED"})
+
+    async def act_stop(self, cmd: Command, args: Any) -> None:
+        if self.state in _src("stop"):
+            await self.trigger("stop")
+        else:
+            await self.plant.halt()
+
+    async def act_reset(self, cmd: Command, args: Any) -> None:
+        await self.plant.reset_alarms()
+        # judge on readings taken after the alarm resets, not on a poll already in flight
+        try:
+            async with asyncio.timeout(RESET_FRESH_S):
+                await self.plant.wait_poll()
+                await self.plant.wait_poll()
+        except TimeoutError:
+            raise CommandError(ErrorCode.TIMEOUT, "no fresh readings after the reset") from None
+        still = self.plant.violation()
+        if still is not None and still.code != "comm_loss":
+            raise CommandError(
+                ErrorCode.INTERLOCK, f"cause still present: {still.code}: {still.message}"
+            )
+        if self.plant.reference_lost():
+            self.plant.homed = False  # reset leads to UNKNOWN: home again before any move
+        self.latched = None
+        self._tripping = False
+        await self.run_trigger("reset", {"UNKNOWN", "PARKED", "STOPPED"})
+
+    # ---- state callbacks ---------------------------------------------------------------------
+
+    async def _guarded(self, what: str, coro: Any, **kwargs: Any) -> None:
+        """Run a motion sequence; a Trip inside it latches the fault in this same task."""
+        try:
+            await coro
+        except Trip as exc:
+            self._tripping = True
+            await self._trip(exc)
+            return
+        await self.trigger(what, **kwargs)
+
+    def trip(self, exc: Trip) -> None:
+        if self._tripping or self.state == "FAULT":
+            return
+        self._tripping = True
+        super().trip(exc)
+
+    async def on_enter_HOMING(self, event: Any) -> None:  # noqa: N802 - transitions naming
+        await self._guarded("homed", self.motion.home())
+
+    async def on_enter_LAUNCHING(self, event: Any) -> None:  # noqa: N802
+        target = event.kwargs["target"]
+        await self._guarded("launched", self.motion.launch(), target=target)
+
+    async def on_enter_NAVIGATING(self, event: Any) -> None:  # noqa: N802
+        await self._guarded("arrived", self.motion.navigate(event.kwargs["target"]))
+
+    async def on_enter_RETURNING(self, event: Any) -> None:  # noqa: N802
+        await self._guarded("returned", self.motion.return_to_launch())
+
+    async def on_enter_RECOVERING(self, event: Any) -> None:  # noqa: N802
+        await self._guarded("parked", self.motion.recover())
+
+    async def on_enter_STOPPED(self, event: Any) -> None:  # noqa: N802
+        if event.event.name == "stop":
+            await self.plant.stop_in_place()
+
+    async def on_enter_UNKNOWN(self, event: Any) -> None:  # noqa: N802
+        if event.event.name == "stop":
+            await self.plant.halt()
+
+    async def on_enter_FAULT(self, event: Any) -> None:  # noqa: N802
+        await self.plant.halt()
+
+    async def on_enter_PARKED(self, event: Any) -> None:  # noqa: N802
+        self.target = None
+
+    async def safe_stop(self) -> None:
+        await self.plant.halt()
+
+    # ---- poll --------------------------------------------------------------------------------
+
+    async def poll_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            try:
+                await self.plant.poll()
+            except Trip as exc:
+                self.trip(exc)
+            if self.state != "FAULT":
+                try:
+                    self.plant.check_protections()
+                except Trip as exc:
+                    self.trip(exc)
+            # status at every poll while something moves (or a fault is latched, so a reset
+            # sees fresh data); fast polls whenever the thrusters are on: they need heartbeats
+            busy = self.state in MOTION_STATES or self.state == "FAULT"
+            fast = busy or self.plant.thrusters or self.state == "HOLDING"
+            self.telemetry(self.plant.telemetry())
+            if busy or self.status_due(1.0):
+                self.publish_status()
+            period = 1.0 / self.cfg.poll_fast_hz if fast else self.cfg.poll_idle_s
+            await asyncio.sleep(max(0.0, period - (loop.time() - started)))
+
+    def status_fields(self) -> dict[str, Any]:
+        p = self.plant
+        pos = p.position()
+        vs = p.vstatus
+        paid = p.paid_out_m()
+        return {
+            "homed": p.homed,
+            "deployed": not p.parked,
+            "position": {
+                "x_m": None if pos is None else round(pos[0], 4),
+                "y_m": None if pos is None else round(pos[1], 4),
+                "z_m": None if pos is None else round(pos[2], 4),
+            },
+            "target": None
+            if self.target is None
+            else {"x_m": self.target[0], "y_m": self.target[1], "z_m": self.target[2]},
+            "uss_fix": p.has_fix(),
+            "thrusters_on": None if vs is None else vs.thrusters_on,
+            "umbilical": {
+                "paid_out_m": None if paid is None else round(paid, 4),
+                "tension_n": None if p.winch.tension_n is None else round(p.winch.tension_n, 3),
+            },
+        }
