@@ -8,6 +8,7 @@ QoS-1 round trip costs ~40-90 ms of Nagle delay), no persistence, anonymous.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -22,6 +23,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: all sockets stay bound until every port is chosen (the
+    kernel may hand out the same port twice to sockets bound and closed one after another)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
 
 
 def wait_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
@@ -85,8 +96,9 @@ def private_config(
     replaced by a free one, pty links and state in `work`, optionally another broker port,
     topic root and time scale. So demos, tests and benchmarks never collide."""
     text = src.read_text()
-    for port in sorted(set(re.findall(r"tcp://127\.0\.0\.1:(\d+)", text))):
-        text = text.replace(f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{free_port()}")
+    ports = sorted(set(re.findall(r"tcp://127\.0\.0\.1:(\d+)", text)))
+    for port, new in zip(ports, free_ports(len(ports)), strict=True):
+        text = text.replace(f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{new}")
     text = re.sub(r"serial://(/[^?\"]*/)", lambda _m: f"serial://{work}/pty/", text)
     text = re.sub(r'(?m)^dir = ".*"$', f'dir = "{work}/state"', text)
     if mqtt_port is not None:

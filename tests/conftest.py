@@ -112,7 +112,11 @@ def config_path(tmp_path: Path, mosquitto: Broker) -> Path:
 
 async def start_sim(config: Path, tmp: Path) -> Proc:
     sim = Proc([str(BIN / "calibsim"), "--config", str(config)], tmp / "calibsim.log")
-    await sim.wait_output("calibsim: ready")
+    try:
+        await sim.wait_output("calibsim: ready")
+    except BaseException:
+        sim.stop()
+        raise
     return sim
 
 

@@ -24,10 +24,12 @@ class Stack:
         self.daemon = daemon
 
     async def online(self, timeout_s: float = 20.0) -> None:
+        """The daemon is online and every configured system has published its status."""
+        systems = ["house", *load_config(self.config).systems()]
         await self.probe.wait(
             lambda: (
                 (self.probe.last("daemon/state") or {}).get("state") == "online"
-                and self.probe.last("house/status") is not None
+                and all(self.probe.last(f"{s}/status") is not None for s in systems)
             ),
             timeout_s,
             "daemon online",
