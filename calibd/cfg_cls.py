@@ -23,7 +23,7 @@ class UssCfg(SerialDeviceCfg):
 
 
 class ClsCfg(Strict):
-    valve: str | None = None
+    valve: str
     poll_fast_hz: float = Field(50.0, gt=0, le=500)
     poll_idle_s: float = Field(0.5, gt=0, le=5)
     z_park_m: float = 23.0

@@ -11,7 +11,7 @@ from calibd.cfgbase import ModbusDeviceCfg, SerialDeviceCfg, SpoolCfg, Strict
 
 
 class RovCfg(Strict):
-    valve: str | None = None
+    valve: str
     poll_fast_hz: float = Field(50.0, ge=1, le=500)
     poll_idle_s: float = Field(0.5, gt=0, le=5)
     z_park_m: float = Field(description="vehicle centre when parked (winch on its home switch)")

@@ -101,8 +101,7 @@ class Cls(Subsystem):
         return self.axes.homed
 
     def is_stowed(self, event: Any = None) -> bool:
-        valve = self.cfg.valve
-        return self.axes.all_parked() and (valve is None or self.valves.valve(valve) == "closed")
+        return self.axes.all_parked() and self.valves.valve(self.cfg.valve) == "closed"
 
     # ---- validation before anything moves --------------------------------------------------
 

@@ -80,10 +80,8 @@ class ClsMotion:
         await self.axes.axes.until(arrived, travel_s + 2 * ramp_s, what)
 
     async def _valve(self, *, open_: bool) -> None:
-        """Through the house (no valve configured: nothing to do)."""
+        """Through the house, never behind its back."""
         name = self.cfg.valve
-        if name is None:
-            return
         await (self.valves.open_valve(name) if open_ else self.valves.close_valve(name))
 
     def _pose_point(self) -> Point:

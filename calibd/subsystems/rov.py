@@ -109,9 +109,7 @@ class Rov(Subsystem):
         return self.plant.homed
 
     def is_stowed(self, event: Any = None) -> bool:
-        return self.plant.parked and (
-            self.cfg.valve is None or self.valves.valve(self.cfg.valve) == "closed"
-        )
+        return self.plant.parked and self.valves.valve(self.cfg.valve) == "closed"
 
     # ---- validation before anything moves --------------------------------------------------
 

@@ -85,10 +85,10 @@ class RovMotion:
         await p.thrusters_off()
         out = not p.parked
         if out:
-            await self.valves.open_valve(self.cfg.valve or "")
+            await self.valves.open_valve(self.cfg.valve)
         await self._home_winch()
         if out:
-            await self.valves.close_valve(self.cfg.valve or "")
+            await self.valves.close_valve(self.cfg.valve)
         p.homed = True
         p.tension_mode = TensionMode.HANGING
 
@@ -96,7 +96,7 @@ class RovMotion:
         """Open the valve, lower the vehicle on the winch to the launch point, wait for a fix."""
         p = self.plant
         await p.thrusters_off()
-        await self.valves.open_valve(self.cfg.valve or "")
+        await self.valves.open_valve(self.cfg.valve)
         p.tension_mode = TensionMode.HANGING
         await self.winch_to(self.launch_paid_out_m)
         await p.until(p.has_fix, LAUNCH_FIX_S, "ultrasonic fix after launch")
@@ -181,4 +181,4 @@ class RovMotion:
             await self._home_winch()
         if not p.parked:
             raise Trip("not_parked", "the vehicle did not reach its parked switch", axis="winch")
-        await self.valves.close_valve(self.cfg.valve or "")
+        await self.valves.close_valve(self.cfg.valve)
