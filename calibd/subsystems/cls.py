@@ -262,7 +262,7 @@ class Cls(Subsystem):
         return {
             "homed": self.axes.homed,
             "deployed": not self.axes.all_parked(),
-            "source": None,
+            "source": self.cfg.source,
             "position": {
                 "x_m": None if pose is None else round(pose.x_m, 5),
                 "z_m": None if pose is None else round(pose.z_m, 5),

@@ -267,6 +267,7 @@ class Rov(Subsystem):
         return {
             "homed": p.homed,
             "deployed": not p.parked,
+            "source": self.cfg.source,
             "position": {
                 "x_m": None if pos is None else round(pos[0], 4),
                 "y_m": None if pos is None else round(pos[1], 4),
