@@ -1,4 +1,4 @@
-"""ROV vehicle controller over Modbus TCP (docs/systems/rov.md, "Vehicle controller").
+"""ROV vehicle controller over Modbus TCP (docs/hardware.md §6).
 
 The tether carries Ethernet; the vehicle's onboard loop tracks a velocity setpoint with its
 thrusters and zeroes them when the heartbeat stops changing (watchdog). This module holds the

@@ -1,4 +1,4 @@
-"""The ROV's onboard controller (docs/systems/rov.md, "Vehicle controller"): registers,
+"""The ROV's onboard controller (docs/hardware.md §6): registers,
 heartbeat watchdog, thruster faults and the onboard velocity loop (PI per axis, force limit)."""
 
 from __future__ import annotations
