@@ -6,15 +6,15 @@ The FSM table below is the whole behaviour; `on_enter_*` callbacks carry the lon
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from calibd.config import AcuCfg
 from calibd.core.commands import Args, Command, NoArgs
-from calibd.core.errors import CommandError, ErrorCode, Trip
+from calibd.core.deployment import DeploymentSystem
+from calibd.core.errors import CommandError, ErrorCode
 from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox
-from calibd.core.subsystem import ActionSpec, Subsystem, sources
+from calibd.core.subsystem import ActionSpec, sources
 from calibd.core.valves import ValveControl
 from calibd.subsystems.acu_axes import AcuAxes
 from calibd.subsystems.acu_motion import AcuMotion
@@ -74,7 +74,10 @@ def _src(trigger: str) -> frozenset[str]:
     return sources(TRANSITIONS, trigger, STATES)
 
 
-class Acu(Subsystem):
+class Acu(DeploymentSystem):
+    STATES = STATES
+    TRANSITIONS = TRANSITIONS
+    MOTION_STATES = MOTION_STATES
     ACTIONS = {
         "status": ActionSpec(NoArgs, _ALL, motion=False),
         "stop": ActionSpec(NoArgs, _ALL, motion=False),
@@ -95,19 +98,21 @@ class Acu(Subsystem):
         *,
         time_scale: float = 1.0,
     ) -> None:
-        super().__init__("acu", outbox, time_scale=time_scale)
+        super().__init__(
+            "acu",
+            outbox,
+            axes,
+            poll_fast_hz=cfg.poll_fast_hz,
+            poll_idle_s=cfg.poll_idle_s,
+            time_scale=time_scale,
+        )
         self.cfg = cfg
         self.axes = axes
         self.valves = valves
         self.motion = AcuMotion(cfg, axes, valves, time_scale=time_scale)
-        self.target: dict[str, Any] | None = None
-        self._tripping = False
         attach(self, STATES, TRANSITIONS, "UNKNOWN")
 
     # ---- conditions (pure, on cached readings) ---------------------------------------------
-
-    def is_homed(self, event: Any = None) -> bool:
-        return self.axes.homed
 
     def is_stowed(self, event: Any = None) -> bool:
         return self.axes.all_parked() and self.valves.valve(self.cfg.valve) == "closed"
@@ -143,9 +148,6 @@ class Acu(Subsystem):
 
     # ---- actions (each awaits one trigger; the on_enter callbacks do the work) --------------
 
-    async def act_status(self, cmd: Command, args: Any) -> None:
-        self.publish_status()
-
     async def act_home(self, cmd: Command, args: Any) -> None:
         self.target = None
         await self.run_trigger("home", {"PARKED"})
@@ -166,95 +168,25 @@ class Acu(Subsystem):
         self.target = {"z_m": self.cfg.z_park_m, "unit": self.axes.current}
         await self.run_trigger("retract", {"PARKED"})
 
-    async def act_stop(self, cmd: Command, args: Any) -> None:
-        if self.state in _src("stop"):
-            await self.trigger("stop")
-        else:
-            await self.axes.halt_all()
-
-    async def act_reset(self, cmd: Command, args: Any) -> None:
-        await self.axes.reset_alarms()
-        if self.axes.reference_lost():
-            self.axes.homed = False  # reset leads to UNKNOWN: home again before any move
-        self.latched = None
-        self._tripping = False
-        await self.run_trigger("reset", {"UNKNOWN", "PARKED", "STOPPED"})
-
     # ---- state callbacks ---------------------------------------------------------------------
 
-    async def _guarded(self, what: str, coro: Any) -> None:
-        """Run a motion sequence; a Trip inside it latches the fault in this same task."""
-        try:
-            await coro
-        except Trip as exc:
-            await self._latch(exc)
-            return
-        await self.trigger(what)
-
-    async def _latch(self, exc: Trip) -> None:
-        self._tripping = True
-        await self._trip(exc)
-
-    def trip(self, exc: Trip) -> None:
-        if self._tripping or self.state == "FAULT":
-            return
-        self._tripping = True
-        super().trip(exc)
-
     async def on_enter_HOMING(self, event: Any) -> None:  # noqa: N802 - transitions naming
-        await self._guarded("homed", self.motion.home())
+        await self.guarded("homed", self.motion.home())
 
     async def on_enter_SELECTING(self, event: Any) -> None:  # noqa: N802
-        await self._guarded("selected", self.motion.select(event.kwargs["unit"]))
+        await self.guarded("selected", self.motion.select(event.kwargs["unit"]))
 
     async def on_enter_DEPLOYING(self, event: Any) -> None:  # noqa: N802
         kw = event.kwargs
-        await self._guarded("arrived", self.motion.deploy(kw["unit"], kw["z_m"]))
+        await self.guarded("arrived", self.motion.deploy(kw["unit"], kw["z_m"]))
 
     async def on_enter_MOVING(self, event: Any) -> None:  # noqa: N802
-        await self._guarded("arrived", self.motion.move(event.kwargs["z_m"]))
+        await self.guarded("arrived", self.motion.move(event.kwargs["z_m"]))
 
     async def on_enter_RETRACTING(self, event: Any) -> None:  # noqa: N802
-        await self._guarded("parked", self.motion.retract())
-
-    async def on_enter_STOPPED(self, event: Any) -> None:  # noqa: N802
-        await self.axes.halt_all()
-
-    async def on_enter_UNKNOWN(self, event: Any) -> None:  # noqa: N802
-        if event.event.name == "stop":
-            await self.axes.halt_all()
-
-    async def on_enter_FAULT(self, event: Any) -> None:  # noqa: N802
-        await self.axes.halt_all()
-
-    async def on_enter_PARKED(self, event: Any) -> None:  # noqa: N802
-        self.target = None
-
-    async def safe_stop(self) -> None:
-        await self.axes.halt_all()
+        await self.guarded("parked", self.motion.retract())
 
     # ---- poll --------------------------------------------------------------------------------
-
-    async def poll_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            started = loop.time()
-            try:
-                await self.axes.poll()
-            except Trip as exc:
-                self.trip(exc)
-            if self.state != "FAULT":
-                try:
-                    self.axes.check_protections()
-                except Trip as exc:
-                    self.trip(exc)
-            # fast while anything moves, and while a fault is latched (so a reset sees fresh data)
-            busy = self.state in MOTION_STATES or self.state == "FAULT" or self.axes.any_moving()
-            self.telemetry(self.axes.telemetry())
-            if busy or self.status_due(1.0):
-                self.publish_status()
-            period = 1.0 / self.cfg.poll_fast_hz if busy else self.cfg.poll_idle_s
-            await asyncio.sleep(max(0.0, period - (loop.time() - started)))
 
     def status_fields(self) -> dict[str, Any]:
         unit = self.axes.current

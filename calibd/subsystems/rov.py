@@ -12,10 +12,11 @@ from typing import Any
 
 from calibd.cfg_rov import RovCfg
 from calibd.core.commands import Args, Command, NoArgs
-from calibd.core.errors import CommandError, ErrorCode, Trip
+from calibd.core.deployment import RESET_DESTINATIONS, DeploymentSystem
+from calibd.core.errors import CommandError, ErrorCode
 from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox
-from calibd.core.subsystem import ActionSpec, Subsystem, sources
+from calibd.core.subsystem import ActionSpec, sources
 from calibd.core.valves import ValveControl
 from calibd.subsystems.rov_motion import RovMotion
 from calibd.subsystems.rov_nav import Vec, check_target
@@ -74,7 +75,10 @@ def _src(trigger: str) -> frozenset[str]:
     return sources(TRANSITIONS, trigger, STATES)
 
 
-class Rov(Subsystem):
+class Rov(DeploymentSystem):
+    STATES = STATES
+    TRANSITIONS = TRANSITIONS
+    MOTION_STATES = MOTION_STATES
     ACTIONS = {
         "status": ActionSpec(NoArgs, _ALL, motion=False),
         "stop": ActionSpec(NoArgs, _ALL, motion=False),
@@ -94,19 +98,21 @@ class Rov(Subsystem):
         *,
         time_scale: float = 1.0,
     ) -> None:
-        super().__init__("rov", outbox, time_scale=time_scale)
+        super().__init__(
+            "rov",
+            outbox,
+            plant,
+            poll_fast_hz=cfg.poll_fast_hz,
+            poll_idle_s=cfg.poll_idle_s,
+            time_scale=time_scale,
+        )
         self.cfg = cfg
         self.plant = plant
         self.valves = valves
         self.motion = RovMotion(cfg, plant, valves, time_scale=time_scale)
-        self.target: Vec | None = None
-        self._tripping = False
         attach(self, STATES, TRANSITIONS, "UNKNOWN")
 
     # ---- conditions (pure, on cached readings) ---------------------------------------------
-
-    def is_homed(self, event: Any = None) -> bool:
-        return self.plant.homed
 
     def is_stowed(self, event: Any = None) -> bool:
         return self.plant.parked and self.valves.valve(self.cfg.valve) == "closed"
@@ -138,9 +144,6 @@ class Rov(Subsystem):
 
     # ---- actions (each awaits one trigger; the on_enter callbacks do the work) --------------
 
-    async def act_status(self, cmd: Command, args: Any) -> None:
-        self.publish_status()
-
     async def act_home(self, cmd: Command, args: Any) -> None:
         self.target = None
         await self.run_trigger("home", {"PARKED"})
@@ -156,12 +159,6 @@ class Rov(Subsystem):
     async def act_retract(self, cmd: Command, args: Any) -> None:
         self.target = self.motion.launch_point
         await self.run_trigger("retract", {"PARKED"})
-
-    async def act_stop(self, cmd: Command, args: Any) -> None:
-        if self.state in _src("stop"):
-            await self.trigger("stop")
-        else:
-            await self.plant.halt()
 
     async def act_reset(self, cmd: Command, args: Any) -> None:
         await self.plant.reset_alarms()
@@ -181,83 +178,35 @@ class Rov(Subsystem):
             self.plant.homed = False  # reset leads to UNKNOWN: home again before any move
         self.latched = None
         self._tripping = False
-        await self.run_trigger("reset", {"UNKNOWN", "PARKED", "STOPPED"})
+        await self.run_trigger("reset", RESET_DESTINATIONS)
 
     # ---- state callbacks ---------------------------------------------------------------------
 
-    async def _guarded(self, what: str, coro: Any, **kwargs: Any) -> None:
-        """Run a motion sequence; a Trip inside it latches the fault in this same task."""
-        try:
-            await coro
-        except Trip as exc:
-            self._tripping = True
-            await self._trip(exc)
-            return
-        await self.trigger(what, **kwargs)
-
-    def trip(self, exc: Trip) -> None:
-        if self._tripping or self.state == "FAULT":
-            return
-        self._tripping = True
-        super().trip(exc)
-
     async def on_enter_HOMING(self, event: Any) -> None:  # noqa: N802 - transitions naming
-        await self._guarded("homed", self.motion.home())
+        await self.guarded("homed", self.motion.home())
 
     async def on_enter_LAUNCHING(self, event: Any) -> None:  # noqa: N802
         target = event.kwargs["target"]
-        await self._guarded("launched", self.motion.launch(), target=target)
+        await self.guarded("launched", self.motion.launch(), target=target)
 
     async def on_enter_NAVIGATING(self, event: Any) -> None:  # noqa: N802
-        await self._guarded("arrived", self.motion.navigate(event.kwargs["target"]))
+        await self.guarded("arrived", self.motion.navigate(event.kwargs["target"]))
 
     async def on_enter_RETURNING(self, event: Any) -> None:  # noqa: N802
-        await self._guarded("returned", self.motion.return_to_launch())
+        await self.guarded("returned", self.motion.return_to_launch())
 
     async def on_enter_RECOVERING(self, event: Any) -> None:  # noqa: N802
-        await self._guarded("parked", self.motion.recover())
+        await self.guarded("parked", self.motion.recover())
 
     async def on_enter_STOPPED(self, event: Any) -> None:  # noqa: N802
         if event.event.name == "stop":
             await self.plant.stop_in_place()
 
-    async def on_enter_UNKNOWN(self, event: Any) -> None:  # noqa: N802
-        if event.event.name == "stop":
-            await self.plant.halt()
-
-    async def on_enter_FAULT(self, event: Any) -> None:  # noqa: N802
-        await self.plant.halt()
-
-    async def on_enter_PARKED(self, event: Any) -> None:  # noqa: N802
-        self.target = None
-
-    async def safe_stop(self) -> None:
-        await self.plant.halt()
-
     # ---- poll --------------------------------------------------------------------------------
 
-    async def poll_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            started = loop.time()
-            try:
-                await self.plant.poll()
-            except Trip as exc:
-                self.trip(exc)
-            if self.state != "FAULT":
-                try:
-                    self.plant.check_protections()
-                except Trip as exc:
-                    self.trip(exc)
-            # status at every poll while something moves (or a fault is latched, so a reset
-            # sees fresh data); fast polls whenever the thrusters are on: they need heartbeats
-            busy = self.state in MOTION_STATES or self.state == "FAULT"
-            fast = busy or self.plant.thrusters or self.state == "HOLDING"
-            self.telemetry(self.plant.telemetry())
-            if busy or self.status_due(1.0):
-                self.publish_status()
-            period = 1.0 / self.cfg.poll_fast_hz if fast else self.cfg.poll_idle_s
-            await asyncio.sleep(max(0.0, period - (loop.time() - started)))
+    def poll_fast(self) -> bool:
+        """Fast whenever the thrusters may be on: the vehicle needs a heartbeat every poll."""
+        return self.busy() or self.plant.thrusters or self.state == "HOLDING"
 
     def status_fields(self) -> dict[str, Any]:
         p = self.plant

@@ -168,6 +168,15 @@ class RovPlant:
         except DriverError as exc:
             log.error("halt_failed", device=self.winch.drive.name, error=str(exc))
 
+    async def halt_all(self) -> None:
+        """The Hardware protocol's stop-everything: thrust zero, winch halted."""
+        await self.halt()
+
+    def any_moving(self) -> bool:
+        """The winch is moving (the vehicle's own motion is its velocity loop's business)."""
+        st = self.winch.status
+        return st is not None and st.moving
+
     async def wait_poll(self) -> None:
         async with self._fresh:
             await self._fresh.wait()

@@ -1,0 +1,175 @@
+"""What every deployment system (acu, cls1/cls2, gt, rov) shares on top of `Subsystem`.
+
+The long actions run in `on_enter_*` callbacks through `guarded()`: a Trip inside a motion
+sequence latches FAULT in that same task, a finished one fires its completion trigger. A trip
+found by the poll loop goes through `trip()` (once; further trips wait for the reset). Every
+stop-like state halts the hardware. The poll loop reads the hardware, checks the protections
+and publishes, fast while anything moves or a fault is latched (so a reset sees fresh data).
+Subclasses keep their own STATES/TRANSITIONS table and the system-specific callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any, ClassVar, Protocol
+
+from calibd.core.commands import Command
+from calibd.core.errors import Trip
+from calibd.core.outbox import Outbox
+from calibd.core.subsystem import Subsystem, sources
+
+RESET_DESTINATIONS = frozenset({"UNKNOWN", "PARKED", "STOPPED"})
+
+
+class Hardware(Protocol):
+    """The devices of one deployment system, as its FSM sees them."""
+
+    homed: bool
+
+    async def poll(self) -> None:
+        """Read every device once; raise Trip(comm_loss) for a lost device."""
+        ...
+
+    def check_protections(self) -> None:
+        """Raise Trip for the first protection the latest readings violate."""
+        ...
+
+    async def halt_all(self) -> None:
+        """Quick-stop every drive; never raises for a silent device."""
+        ...
+
+    async def reset_alarms(self) -> None:
+        """Clear drive alarms whose cause is gone."""
+        ...
+
+    def reference_lost(self) -> bool:
+        """A drive no longer knows its position (power loss)."""
+        ...
+
+    def any_moving(self) -> bool:
+        """Any drive in motion."""
+        ...
+
+    def telemetry(self) -> dict[str, Any]:
+        """Raw axis data for the telemetry topic."""
+        ...
+
+
+class DeploymentSystem(Subsystem):
+    """Shared behaviour of the systems that move a source (or vehicle) in and out."""
+
+    STATES: ClassVar[list[str]]
+    TRANSITIONS: ClassVar[list[dict[str, Any]]]
+    MOTION_STATES: ClassVar[frozenset[str]]
+
+    def __init__(
+        self,
+        name: str,
+        outbox: Outbox,
+        hw: Hardware,
+        *,
+        poll_fast_hz: float,
+        poll_idle_s: float,
+        time_scale: float = 1.0,
+    ) -> None:
+        super().__init__(name, outbox, time_scale=time_scale)
+        self.hw = hw
+        self.poll_fast_hz = poll_fast_hz
+        self.poll_idle_s = poll_idle_s
+        self.target: Any = None  # the running/last move's goal, in the system's own terms
+        self._tripping = False
+
+    # ---- conditions --------------------------------------------------------------------------
+
+    def is_homed(self, event: Any = None) -> bool:
+        return self.hw.homed
+
+    # ---- common actions ----------------------------------------------------------------------
+
+    async def act_status(self, cmd: Command, args: Any) -> None:
+        self.publish_status()
+
+    async def act_stop(self, cmd: Command, args: Any) -> None:
+        if self.state in sources(self.TRANSITIONS, "stop", self.STATES):
+            await self.trigger("stop")
+        else:
+            await self.hw.halt_all()
+
+    async def act_reset(self, cmd: Command, args: Any) -> None:
+        await self.hw.reset_alarms()
+        if self.hw.reference_lost():
+            self.hw.homed = False  # reset leads to UNKNOWN: home again before any move
+        self.latched = None
+        self._tripping = False
+        await self.run_trigger("reset", RESET_DESTINATIONS)
+
+    # ---- faults --------------------------------------------------------------------------------
+
+    async def guarded(self, what: str, sequence: Awaitable[None], **kwargs: Any) -> None:
+        """Run a motion sequence; a Trip inside it latches the fault in this same task,
+        otherwise fire the completion trigger `what`."""
+        try:
+            await sequence
+        except Trip as exc:
+            self._tripping = True
+            await self._trip(exc)
+            return
+        await self.trigger(what, **kwargs)
+
+    def trip(self, exc: Trip) -> None:
+        if self._tripping or self.state == "FAULT":
+            return
+        self._tripping = True
+        super().trip(exc)
+
+    # ---- state callbacks ---------------------------------------------------------------------
+
+    async def on_enter_STOPPED(self, event: Any) -> None:  # noqa: N802 - transitions naming
+        await self.hw.halt_all()
+
+    async def on_enter_UNKNOWN(self, event: Any) -> None:  # noqa: N802
+        if event.event.name == "stop":
+            await self.hw.halt_all()
+
+    async def on_enter_FAULT(self, event: Any) -> None:  # noqa: N802
+        await self.hw.halt_all()
+
+    async def on_enter_PARKED(self, event: Any) -> None:  # noqa: N802
+        self.target = None
+
+    async def safe_stop(self) -> None:
+        await self.hw.halt_all()
+
+    # ---- poll ----------------------------------------------------------------------------------
+
+    def busy(self) -> bool:
+        """Publish status on every poll: motion, a latched fault, a drive moving."""
+        return self.state in self.MOTION_STATES or self.state == "FAULT" or self.hw.any_moving()
+
+    def poll_fast(self) -> bool:
+        """Poll at `poll_fast_hz` (else every `poll_idle_s`)."""
+        return self.busy()
+
+    def after_poll(self) -> None:
+        """Hook: system-specific checks on the fresh readings (e.g. warnings)."""
+
+    async def poll_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            try:
+                await self.hw.poll()
+            except Trip as exc:
+                self.trip(exc)
+            if self.state != "FAULT":
+                try:
+                    self.hw.check_protections()
+                except Trip as exc:
+                    self.trip(exc)
+            self.after_poll()
+            self.telemetry(self.hw.telemetry())
+            if self.busy() or self.status_due(1.0):
+                self.publish_status()
+            period = 1.0 / self.poll_fast_hz if self.poll_fast() else self.poll_idle_s
+            await asyncio.sleep(max(0.0, period - (loop.time() - started)))
