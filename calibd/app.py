@@ -16,8 +16,10 @@ from calibd.config import Settings
 from calibd.core.dispatcher import Dispatcher
 from calibd.core.outbox import Outbox
 from calibd.core.timefmt import iso
+from calibd.interlocks import InterlockBoard
 from calibd.mqtt import MqttEdge
 from calibd.state import next_session
+from calibd.subsystems.house import House
 from calibd.systemd import sd_notify, watchdog_interval_s
 
 log = structlog.get_logger("calibd.app")
@@ -39,7 +41,12 @@ async def run_daemon(settings: Settings) -> None:
     outbox = Outbox(settings.mqtt.outbound_queue)
     buses = Buses()
     subsystems = build(settings, buses, outbox)
-    dispatcher = Dispatcher(subsystems, outbox)
+    house = subsystems["house"]
+    assert isinstance(house, House)
+    board = InterlockBoard(
+        subsystems, house, outbox, deployment_systems=frozenset(settings.systems())
+    )
+    dispatcher = Dispatcher(subsystems, outbox, board)
     birth: dict[str, Any] = {"version": __version__, "session": session, "started_at": started_at}
     edge = MqttEdge(settings.mqtt, outbox, dispatcher.handle, birth=birth)
     structlog.contextvars.bind_contextvars(session=session)
@@ -60,6 +67,7 @@ async def run_daemon(settings: Settings) -> None:
         async with asyncio.TaskGroup() as tg:
             for name, sub in subsystems.items():
                 tg.create_task(sub.run(), name=f"subsystem:{name}")
+            tg.create_task(board.run(), name="interlocks")
             tg.create_task(edge.run(), name="mqtt")
             tg.create_task(_watchdog(edge), name="watchdog")
             sd_notify("READY=1", f"STATUS=session {session}")

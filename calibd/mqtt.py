@@ -158,6 +158,9 @@ class MqttEdge:
             await cancel_safe(client.subscribe(topic, options=opts))
         for system, doc in self.outbox.latest_statuses().items():
             await self._publish(client, Outgoing("status", system, doc))
+        board = self.outbox.latest_interlocks()
+        if board is not None:
+            await self._publish(client, Outgoing("interlocks", None, board))
         self.connects += 1
         self.connected.set()
         log.info("mqtt_connected", host=self.cfg.host, port=self.cfg.port, connects=self.connects)

@@ -8,6 +8,7 @@ always heard.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Protocol
 
 import structlog
 
@@ -21,10 +22,21 @@ GLOBAL_ACTIONS = ("estop", "reset")
 _SEEN_IDS = 10_000
 
 
+class Gate(Protocol):
+    """Cross-system inhibits, consulted before a command reaches its subsystem."""
+
+    def check(self, system: str, action: str) -> None:
+        """Raise CommandError(interlock) when an active interlock forbids `action`."""
+        ...
+
+
 class Dispatcher:
-    def __init__(self, subsystems: dict[str, Subsystem], outbox: Outbox) -> None:
+    def __init__(
+        self, subsystems: dict[str, Subsystem], outbox: Outbox, gate: Gate | None = None
+    ) -> None:
         self.subsystems = subsystems
         self.outbox = outbox
+        self.gate = gate
         self._seen: OrderedDict[str, None] = OrderedDict()
 
     def handle(self, inbound: Inbound) -> None:
@@ -43,6 +55,8 @@ class Dispatcher:
                 raise CommandError(ErrorCode.BAD_REQUEST, f"unknown system {system!r}")
             if inbound.expert:
                 raise CommandError(ErrorCode.UNKNOWN_ACTION, "no expert actions in this version")
+            if self.gate is not None and cmd.action in sub.ACTIONS:
+                self.gate.check(system, cmd.action)
             sub.submit(cmd)
         except CommandError as exc:
             self._reply(inbound, cmd_id, system, action, exc)
@@ -120,6 +134,12 @@ class Dispatcher:
                 )
                 results[name] = "tripped"
             elif sub.state == "FAULT":
+                if self.gate is not None:
+                    try:
+                        self.gate.check(name, "reset")
+                    except CommandError as exc:
+                        results[name] = f"{exc.code}: {exc.message}"
+                        continue
                 sub_cmd = Command(f"{cmd.id}/{name}", name, "reset", {}, cmd.operator, cmd.route)
                 try:
                     sub.submit(sub_cmd)

@@ -35,6 +35,7 @@ class Outbox:
         self._latest: dict[str, dict[str, Any]] = {}
         self._pending: set[str] = set()
         self._wake = asyncio.Event()
+        self._interlocks: dict[str, Any] | None = None
         self.dropped = 0
 
     def status(self, system: str, payload: dict[str, Any]) -> None:
@@ -48,6 +49,14 @@ class Outbox:
 
     def latest_statuses(self) -> dict[str, dict[str, Any]]:
         return dict(self._latest)
+
+    def interlocks(self, payload: dict[str, Any]) -> None:
+        """The interlock board changed (retained; re-published after every reconnect)."""
+        self._interlocks = payload
+        self._append(Outgoing("interlocks", None, payload))
+
+    def latest_interlocks(self) -> dict[str, Any] | None:
+        return self._interlocks
 
     def _append(self, item: Outgoing | str) -> None:
         if len(self._fifo) >= self._maxsize:

@@ -71,6 +71,10 @@ class House(Subsystem):
             return "unknown"
         return valve_state(self.snapshot, self.cfg.valves[name])
 
+    def estop_ok(self) -> bool | None:
+        """The e-stop circuit (fail-safe input): True closed, False open, None no reading."""
+        return None if self.snapshot is None else self.snapshot.estop_ok
+
     async def open_valve(self, name: str) -> None:
         await self._drive_valve(name, True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,3 +148,50 @@ async def test_stuck_gate_valve_faults_the_deploying_system(
         parked = await p.status("acu", lambda s: s["state"] == "PARKED")
         assert parked["deployed"] is False
         assert p.last("house/status")["position"]["valves"]["acu"] == "closed"
+
+
+async def test_house_estop_input_trips_every_system(mosquitto: Broker, tmp_path: Path) -> None:
+    """The e-stop circuit opens: every deployment system latches `estop_input`, the retained
+    board shows it, everything but status/stop is refused `interlock` until the circuit closes;
+    then `reset` clears each system."""
+    async with hil_stack(mosquitto, tmp_path) as stack:
+        p = stack.probe
+        systems = ["acu", "cls1", "cls2", "gt", "rov"]
+        board = await p.wait(lambda: p.last("interlocks"), 5.0, "empty board at start")
+        assert board["active"] == []
+        await stack.inject("estop_button", system="house")
+        for system in systems:
+            st = await p.status(system, lambda s: s["state"] == "FAULT")
+            assert st["fault"]["code"] == "estop_input", (system, st)
+
+        def board_with_every_system() -> dict[str, Any] | None:
+            b: dict[str, Any] | None = p.last("interlocks")
+            if b is None or {e["system"] for e in b["active"] if e["latched"]} < set(systems):
+                return None
+            return b
+
+        board = await p.wait(board_with_every_system, 5.0, "board with every system")
+        circuit = [e for e in board["active"] if e["system"] == "house"]
+        assert [(e["id"], e["latched"]) for e in circuit] == [("estop_input", False)]
+        for system, action in (("acu", "home"), ("gt", "reset"), ("rov", "deploy")):
+            args = {"x_m": 1.0, "y_m": 0.0, "z_m": 5.0} if action == "deploy" else {}
+            ack = await p.ack(await p.send(system, action, args), system)
+            assert ack["result"] == "rejected", ack
+            assert ack["error"]["code"] == "interlock", ack
+            assert "estop_input" in ack["error"]["message"]
+        rep = await p.run("acu", "status")
+        assert rep["result"] == "completed"
+
+        await stack.inject("clear", system="house")
+        await p.wait(
+            lambda: not any(e["system"] == "house" for e in p.last("interlocks")["active"]),
+            5.0,
+            "circuit closed",
+        )
+        rep = await p.run("acu", "reset")
+        assert rep["result"] == "completed", rep
+        await p.wait(
+            lambda: not any(e["system"] == "acu" for e in p.last("interlocks")["active"]),
+            5.0,
+            "acu off the board",
+        )
