@@ -29,6 +29,7 @@ TRANSITIONS: list[dict[str, Any]] = [
 ]
 _ALL = frozenset(STATES)
 _FAST_POLL_S = 0.02
+_FIRST_READING_S = 2.0
 
 
 def valve_state(snap: IoSnapshot, channel: int) -> str:
@@ -83,6 +84,8 @@ class House(Subsystem):
 
     async def _drive_valve(self, name: str, open_: bool) -> None:
         want = "open" if open_ else "closed"
+        if self.state == "UNKNOWN":
+            await self._first_reading()
         if self.state != "READY":
             raise Trip("house_unavailable", f"house is {self.state}", axis=name)
         if self.valve(name) == want and self._commanded.get(name) == open_:
@@ -128,6 +131,15 @@ class House(Subsystem):
             return
         self._commanded[name] = False
         self.event("valve", valve=name, command="closed", reason="open timed out")
+
+    async def _first_reading(self) -> None:
+        """Just after start the IO module may not have been read yet: wait (bounded) for it."""
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_FIRST_READING_S):
+                while self.state == "UNKNOWN":
+                    async with self._fresh:
+                        await self._fresh.wait()
 
     # ---- poll --------------------------------------------------------------------------------
 

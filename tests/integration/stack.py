@@ -30,6 +30,7 @@ class Stack:
             lambda: (
                 (self.probe.last("daemon/state") or {}).get("state") == "online"
                 and all(self.probe.last(f"{s}/status") is not None for s in systems)
+                and self.probe.last("house/status")["state"] == "READY"
             ),
             timeout_s,
             "daemon online",

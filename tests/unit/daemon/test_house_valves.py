@@ -63,3 +63,19 @@ async def test_close_timeout_trips_and_leaves_the_valve_alone(
         await house.close_valve("acu")
     assert info.value.code == "valve_timeout"
     assert io.valve_calls == [(0, True), (0, False)]  # no further command: a cable may be in it
+
+
+async def test_a_valve_asked_for_before_the_first_reading_waits_for_it() -> None:
+    """Just after start the house is UNKNOWN until its first IO reading: a valve request
+    then waits for that reading instead of failing `house_unavailable`."""
+    cfg = load_config(ROOT / "config" / "sim.toml").house
+    cfg = cfg.model_copy(update={"valve_timeout_s": 0.2, "poll_s": 0.05})
+    io = FakeIo(valve_travel_s=0.01)
+    house = House(cfg, io, Outbox(1024))
+    assert house.state == "UNKNOWN"
+    async with asyncio.TaskGroup() as tg:
+        opener = tg.create_task(house.open_valve("acu"))
+        runner = tg.create_task(house.run())
+        await opener
+        assert house.valve("acu") == "open"
+        runner.cancel()
