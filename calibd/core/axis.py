@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +128,29 @@ class Axis:
         }
 
 
+async def wait_fresh_until(
+    wait_poll: Callable[[], Awaitable[None]], ok: Callable[[], bool], deadline_s: float, what: str
+) -> None:
+    """Wait for fresh readings (`wait_poll`) until `ok()`; Trip(move_timeout) after
+    `deadline_s` of wall time."""
+    try:
+        async with asyncio.timeout(deadline_s):
+            await wait_poll()
+            while not ok():
+                await wait_poll()
+    except TimeoutError:
+        message = f"{what}: not done after {deadline_s:.1f} s"
+        raise Trip("move_timeout", message, error=ErrorCode.TIMEOUT) from None
+
+
+async def driver_io(what: str, axis: str, coro: Awaitable[None]) -> None:
+    """Await a driver call; a DriverError becomes Trip(comm_loss) on `axis`."""
+    try:
+        await coro
+    except DriverError as exc:
+        raise Trip("comm_loss", f"{what}: {exc}", axis=axis) from exc
+
+
 class Axes:
     """The axes of one system: one poll for all, fresh-data waits, stop-all."""
 
@@ -179,22 +202,9 @@ class Axes:
         """Wait for fresh readings until `ok()`; Trip(move_timeout) after `sim_s` of physics
         (scaled by time_scale) plus the margin."""
         deadline_s = sim_s / self.time_scale + self.move_margin_s
-        try:
-            async with asyncio.timeout(deadline_s):
-                await self.wait_poll()
-                while not ok():
-                    await self.wait_poll()
-        except TimeoutError:
-            message = f"{what}: not done after {deadline_s:.1f} s"
-            raise Trip("move_timeout", message, error=ErrorCode.TIMEOUT) from None
+        await wait_fresh_until(self.wait_poll, ok, deadline_s, what)
 
-    @staticmethod
-    async def io(what: str, axis: str, coro: Any) -> None:
-        """Await a driver call; a DriverError becomes Trip(comm_loss) on `axis`."""
-        try:
-            await coro
-        except DriverError as exc:
-            raise Trip("comm_loss", f"{what}: {exc}", axis=axis) from exc
+    io = staticmethod(driver_io)
 
     def any_moving(self) -> bool:
         return any(a.status is not None and a.status.moving for a in self.axes.values())

@@ -7,16 +7,15 @@ the FSM turns a Trip into a latched fault.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import structlog
 
 from calibd.config import AcuCfg
+from calibd.core.axis import driver_io, wait_fresh_until
 from calibd.core.errors import ErrorCode, Trip
 from calibd.core.valves import ValveControl
 from calibd.subsystems.acu_axes import AcuAxes, UnitAxis
-from drivers.errors import DriverError
 
 log = structlog.get_logger("calibd.acu.motion").bind(subsystem="acu")
 _CORRECTIONS = 3
@@ -38,25 +37,9 @@ class AcuMotion:
 
     async def _until(self, ok: Callable[[], bool], sim_s: float, what: str) -> None:
         """Wait for fresh readings until `ok()`; Trip(move_timeout) after the deadline."""
-        deadline_s = self._deadline_s(sim_s)
-        try:
-            async with asyncio.timeout(deadline_s):
-                await self.axes.wait_poll()
-                while not ok():
-                    await self.axes.wait_poll()
-        except TimeoutError:
-            raise Trip(
-                "move_timeout",
-                f"{what}: not done after {deadline_s:.1f} s",
-                error=ErrorCode.TIMEOUT,
-            ) from None
+        await wait_fresh_until(self.axes.wait_poll, ok, self._deadline_s(sim_s), what)
 
-    @staticmethod
-    async def _io(what: str, axis: str, coro: object) -> None:
-        try:
-            await coro  # type: ignore[misc]
-        except DriverError as exc:
-            raise Trip("comm_loss", f"{what}: {exc}", axis=axis) from exc
+    _io = staticmethod(driver_io)
 
     def _unit(self, name: str | None) -> UnitAxis:
         if name is None:

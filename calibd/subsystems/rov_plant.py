@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from calibd.cfg_rov import RovCfg
-from calibd.core.axis import Axis, TensionWindow
+from calibd.core.axis import Axis, TensionWindow, driver_io, wait_fresh_until
 from calibd.core.errors import ErrorCode, Trip
 from calibd.subsystems.rov_nav import Navigator, Umbilical, Vec, norm
 from drivers.base import Drive, ForceSensor, LoadStatus, PositionSensor, UssFix
@@ -184,21 +184,9 @@ class RovPlant:
     async def until(self, ok: Callable[[], bool], sim_s: float, what: str) -> None:
         """Wait for fresh readings until `ok()`; Trip(move_timeout) after the deadline."""
         deadline_s = sim_s / self.time_scale + self.cfg.move_margin_s
-        try:
-            async with asyncio.timeout(deadline_s):
-                await self.wait_poll()
-                while not ok():
-                    await self.wait_poll()
-        except TimeoutError:
-            message = f"{what}: not done after {deadline_s:.1f} s"
-            raise Trip("move_timeout", message, error=ErrorCode.TIMEOUT) from None
+        await wait_fresh_until(self.wait_poll, ok, deadline_s, what)
 
-    @staticmethod
-    async def io(what: str, axis: str, coro: Any) -> None:
-        try:
-            await coro
-        except DriverError as exc:
-            raise Trip("comm_loss", f"{what}: {exc}", axis=axis) from exc
+    io = staticmethod(driver_io)
 
     # ---- derived -----------------------------------------------------------------------------
 
