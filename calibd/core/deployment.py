@@ -14,12 +14,29 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Any, ClassVar, Protocol
 
-from calibd.core.commands import Command
+from calibd.core.commands import Args, Command, NoArgs
 from calibd.core.errors import Trip
 from calibd.core.outbox import Outbox
-from calibd.core.subsystem import Subsystem, sources
+from calibd.core.subsystem import ActionSpec, Subsystem, sources
 
 RESET_DESTINATIONS = frozenset({"UNKNOWN", "PARKED", "STOPPED"})
+
+
+def action_table(
+    states: list[str], transitions: list[dict[str, Any]], motions: dict[str, type[Args]]
+) -> dict[str, ActionSpec]:
+    """The ACTIONS of a deployment system: `status` and `stop` in every state, `reset` where
+    the table defines it, and each motion (with its argument model) in the states its trigger
+    leaves from."""
+    every = frozenset(states)
+    table = {
+        "status": ActionSpec(NoArgs, every, motion=False),
+        "stop": ActionSpec(NoArgs, every, motion=False),
+        "reset": ActionSpec(NoArgs, sources(transitions, "reset", states), motion=False),
+    }
+    for action, args in motions.items():
+        table[action] = ActionSpec(args, sources(transitions, action, states))
+    return table
 
 
 class Hardware(Protocol):

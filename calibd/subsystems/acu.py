@@ -10,11 +10,10 @@ from typing import Any
 
 from calibd.config import AcuCfg
 from calibd.core.commands import Args, Command, NoArgs
-from calibd.core.deployment import DeploymentSystem
+from calibd.core.deployment import DeploymentSystem, action_table
 from calibd.core.errors import CommandError, ErrorCode
 from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox
-from calibd.core.subsystem import ActionSpec, sources
 from calibd.core.valves import ValveControl
 from calibd.subsystems.acu_axes import AcuAxes
 from calibd.subsystems.acu_motion import AcuMotion
@@ -67,27 +66,21 @@ class MoveArgs(Args):
     z_m: float
 
 
-_ALL = frozenset(STATES)
-
-
-def _src(trigger: str) -> frozenset[str]:
-    return sources(TRANSITIONS, trigger, STATES)
-
-
 class Acu(DeploymentSystem):
     STATES = STATES
     TRANSITIONS = TRANSITIONS
     MOTION_STATES = MOTION_STATES
-    ACTIONS = {
-        "status": ActionSpec(NoArgs, _ALL, motion=False),
-        "stop": ActionSpec(NoArgs, _ALL, motion=False),
-        "reset": ActionSpec(NoArgs, _src("reset"), motion=False),
-        "home": ActionSpec(NoArgs, _src("home")),
-        "select": ActionSpec(SelectArgs, _src("select")),
-        "deploy": ActionSpec(DeployArgs, _src("deploy")),
-        "move": ActionSpec(MoveArgs, _src("move")),
-        "retract": ActionSpec(NoArgs, _src("retract")),
-    }
+    ACTIONS = action_table(
+        STATES,
+        TRANSITIONS,
+        {
+            "home": NoArgs,
+            "select": SelectArgs,
+            "deploy": DeployArgs,
+            "move": MoveArgs,
+            "retract": NoArgs,
+        },
+    )
 
     def __init__(
         self,

@@ -13,11 +13,10 @@ from typing import Any
 
 from calibd.cfg_gt import GtCfg
 from calibd.core.commands import Args, Command, NoArgs
-from calibd.core.deployment import DeploymentSystem
+from calibd.core.deployment import DeploymentSystem, action_table
 from calibd.core.errors import CommandError, ErrorCode
 from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox
-from calibd.core.subsystem import ActionSpec, sources
 from calibd.core.valves import ValveControl
 from calibd.subsystems.gt_axes import GtAxes
 from calibd.subsystems.gt_motion import GtMotion
@@ -57,26 +56,20 @@ class ThetaArgs(Args):
     theta_deg: float
 
 
-_ALL = frozenset(STATES)
-
-
-def _src(trigger: str) -> frozenset[str]:
-    return sources(TRANSITIONS, trigger, STATES)
-
-
 class Gt(DeploymentSystem):
     STATES = STATES
     TRANSITIONS = TRANSITIONS
     MOTION_STATES = MOTION_STATES
-    ACTIONS = {
-        "status": ActionSpec(NoArgs, _ALL, motion=False),
-        "stop": ActionSpec(NoArgs, _ALL, motion=False),
-        "reset": ActionSpec(NoArgs, _src("reset"), motion=False),
-        "home": ActionSpec(NoArgs, _src("home")),
-        "deploy": ActionSpec(ThetaArgs, _src("deploy")),
-        "move": ActionSpec(ThetaArgs, _src("move")),
-        "retract": ActionSpec(NoArgs, _src("retract")),
-    }
+    ACTIONS = action_table(
+        STATES,
+        TRANSITIONS,
+        {
+            "home": NoArgs,
+            "deploy": ThetaArgs,
+            "move": ThetaArgs,
+            "retract": NoArgs,
+        },
+    )
 
     def __init__(
         self,

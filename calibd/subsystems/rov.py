@@ -12,11 +12,10 @@ from typing import Any
 
 from calibd.cfg_rov import RovCfg
 from calibd.core.commands import Args, Command, NoArgs
-from calibd.core.deployment import RESET_DESTINATIONS, DeploymentSystem
+from calibd.core.deployment import RESET_DESTINATIONS, DeploymentSystem, action_table
 from calibd.core.errors import CommandError, ErrorCode
 from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox
-from calibd.core.subsystem import ActionSpec, sources
 from calibd.core.valves import ValveControl
 from calibd.subsystems.rov_motion import RovMotion
 from calibd.subsystems.rov_nav import Vec, check_target
@@ -68,26 +67,20 @@ class TargetArgs(Args):
         return (self.x_m, self.y_m, self.z_m)
 
 
-_ALL = frozenset(STATES)
-
-
-def _src(trigger: str) -> frozenset[str]:
-    return sources(TRANSITIONS, trigger, STATES)
-
-
 class Rov(DeploymentSystem):
     STATES = STATES
     TRANSITIONS = TRANSITIONS
     MOTION_STATES = MOTION_STATES
-    ACTIONS = {
-        "status": ActionSpec(NoArgs, _ALL, motion=False),
-        "stop": ActionSpec(NoArgs, _ALL, motion=False),
-        "reset": ActionSpec(NoArgs, _src("reset"), motion=False),
-        "home": ActionSpec(NoArgs, _src("home")),
-        "deploy": ActionSpec(TargetArgs, _src("deploy")),
-        "move": ActionSpec(TargetArgs, _src("move")),
-        "retract": ActionSpec(NoArgs, _src("retract")),
-    }
+    ACTIONS = action_table(
+        STATES,
+        TRANSITIONS,
+        {
+            "home": NoArgs,
+            "deploy": TargetArgs,
+            "move": TargetArgs,
+            "retract": NoArgs,
+        },
+    )
 
     def __init__(
         self,
