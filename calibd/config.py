@@ -19,6 +19,7 @@ from pydantic_settings import (
 
 from calibd.cfg_cls import ClsCfg
 from calibd.cfg_gt import GtCfg
+from calibd.cfg_interlocks import InterlocksCfg
 from calibd.cfg_rov import RovCfg
 from calibd.cfgbase import ModbusDeviceCfg, SerialDeviceCfg, SpoolCfg, Strict
 from drivers.endpoint import is_simulated, parse_endpoint
@@ -183,6 +184,7 @@ class Settings(BaseSettings):
     state: StateCfg = StateCfg()
     log: LogCfg = LogCfg()
     sim: SimCfg = SimCfg()
+    interlocks: InterlocksCfg = InterlocksCfg()
     house: HouseCfg
     acu: AcuCfg | None = None
     cls1: ClsCfg | None = None
@@ -210,6 +212,11 @@ class Settings(BaseSettings):
         for name, system in self.systems().items():
             if system.valve is not None and system.valve not in self.house.valves:
                 raise ValueError(f"{name}.valve {system.valve!r} is not in house.valves")
+        unknown = set(self.interlocks.run_permit.required_for) - set(self.systems())
+        if unknown:
+            raise ValueError(
+                f"interlocks.run_permit.required_for names unconfigured systems {sorted(unknown)}"
+            )
         if not math.isclose(self.sim.time_scale, 1.0):
             real = [ep for ep in self.endpoints() if not is_simulated(parse_endpoint(ep))]
             if real:

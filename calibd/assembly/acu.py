@@ -37,5 +37,5 @@ def build(
             buses.serial_line(u.load_cell.endpoint), u.load_cell.address, name=f"acu-load-{u.name}"
         )
         units[u.name] = (drive, cell)
-    axes = AcuAxes(cfg, turntable, units)
+    axes = AcuAxes(cfg, turntable, units, settings.interlocks)
     return Acu(cfg, axes, valves, outbox, time_scale=settings.sim.time_scale)

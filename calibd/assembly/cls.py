@@ -45,5 +45,7 @@ def build(
     if cfg.uss is not None:
         uss = UssReceiver(buses.serial_line(cfg.uss.endpoint), cfg.uss.address, name=f"{name}-uss")
     ts = settings.sim.time_scale
-    axes = ClsAxes(cfg, ClsModel(cfg), central, side, uss, time_scale=ts)
+    axes = ClsAxes(
+        cfg, ClsModel(cfg), central, side, uss, time_scale=ts, limits=settings.interlocks
+    )
     return Cls(name, cfg, axes, valves, outbox, time_scale=ts)

@@ -31,5 +31,5 @@ def build(cfg: GtCfg, settings: Settings, buses: Buses, outbox: Outbox, valves: 
         )
         devices[name] = (drive, cell)
     scale = settings.sim.time_scale
-    axes = GtAxes(cfg, devices, time_scale=scale)
+    axes = GtAxes(cfg, devices, time_scale=scale, limits=settings.interlocks)
     return Gt(cfg, axes, valves, outbox, time_scale=scale)

@@ -33,5 +33,5 @@ def build(
     )
     uss = UssReceiver(buses.serial_line(cfg.uss.endpoint), cfg.uss.address, name="rov-uss")
     ts = settings.sim.time_scale
-    plant = RovPlant(cfg, winch, cell, vehicle, uss, time_scale=ts)
+    plant = RovPlant(cfg, winch, cell, vehicle, uss, time_scale=ts, limits=settings.interlocks)
     return Rov(cfg, plant, valves, outbox, time_scale=ts)

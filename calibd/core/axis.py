@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
+from calibd.cfg_interlocks import InterlocksCfg
+from calibd.core.axis_rules import AxisView, first_trip
 from calibd.core.errors import ErrorCode, Trip
-from drivers.base import Drive, DriveStatus, ForceSensor, LoadReading, LoadStatus
+from drivers.base import Drive, DriveStatus, ForceSensor, LoadReading
 from drivers.errors import CommError, DriverError
 
 log = structlog.get_logger("calibd.axis")
@@ -47,15 +51,101 @@ class TensionWindow:
 
 
 @dataclass
+class MotionTracker:
+    """Follows one drive's motor-vs-encoder error and progress for the stall and slip rows.
+
+    The error is judged relative to its value at the last standstill (a closed-loop drive may
+    keep a constant offset after lost steps); progress is the encoder moving by more than two
+    counts."""
+
+    following_error_rev: float = 0.02
+    stall_window_s: float = 0.5
+    offset_rev: float | None = None
+    now_s: float = 0.0
+    _progress: tuple[float, float, float] = (0.0, 0.0, 0.0)  # encoder, commanded, time
+
+    @classmethod
+    def for_drum(cls, limits: InterlocksCfg, drum_radius_m: float) -> MotionTracker:
+        """A cable drum: the following-error limit in metres of cable at the drum radius."""
+        return cls(limits.following_error_m / (2 * math.pi * drum_radius_m), limits.stall_window_s)
+
+    def observe(self, status: DriveStatus, now_s: float, counts_per_rev: int) -> None:
+        self.now_s = now_s
+        if not status.moving or self.offset_rev is None:
+            self.offset_rev = status.commanded_rev - status.encoder_rev
+            self._progress = (status.encoder_rev, status.commanded_rev, now_s)
+        elif abs(status.encoder_rev - self._progress[0]) > 2.0 / counts_per_rev:
+            self._progress = (status.encoder_rev, status.commanded_rev, now_s)
+
+    def error_rev(self, status: DriveStatus) -> float:
+        return status.commanded_rev - status.encoder_rev - (self.offset_rev or 0.0)
+
+    def stall(self, axis: Axis) -> str | None:
+        s = axis.status
+        if s is None or not s.moving:
+            return None
+        err = self.error_rev(s)
+        if abs(err) > self.following_error_rev and abs(s.velocity_rev_s) < 1e-9:
+            return f"{axis.name} stalled: motor {err:+.4f} rev ahead of the encoder, no rotation"
+        _, cmd0, t0 = self._progress
+        if (
+            self.now_s - t0 > self.stall_window_s
+            and abs(s.commanded_rev - cmd0) > self.following_error_rev
+        ):
+            return f"{axis.name} stalled: no encoder progress for {self.now_s - t0:.2f} s"
+        return None
+
+    def slip(self, axis: Axis) -> str | None:
+        s = axis.status
+        if s is None or not s.moving:
+            return None
+        err = self.error_rev(s)
+        if abs(err) <= self.following_error_rev:
+            return None
+        return (
+            f"{axis.name} slipped: motor and encoder differ by {err:+.4f} rev "
+            f"(limit {self.following_error_rev:.4f})"
+        )
+
+
+def cable_soft_rev(drum_radius_m: float, cable_length_m: float) -> tuple[float, float]:
+    """Soft travel of a drum whose position is zero when parked: never more than the cable
+    (less 0.5 m) either way, counted on the innermost radius (the most revolutions)."""
+    rev = (cable_length_m - 0.5) / (2 * math.pi * drum_radius_m)
+    return (-rev, rev)
+
+
+def _now_s() -> float:
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
+
+
+@dataclass
 class Axis:
-    """A drive (+ load cell) and its latest readings."""
+    """A drive (+ load cell), its latest readings and its protections (`axis_rules`).
+
+    `soft_rev`: the encoder range the axis may occupy once homed (beyond it: `soft_limit`)."""
 
     name: str
     drive: Drive
     cell: ForceSensor | None = None
     counts_per_rev: int = 4096
-    status: DriveStatus | None = None
     load: LoadReading | None = None
+    soft_rev: tuple[float, float] | None = None
+    tracker: MotionTracker = field(default_factory=MotionTracker)
+    _status: DriveStatus | None = field(default=None, repr=False)
+
+    @property
+    def status(self) -> DriveStatus | None:
+        return self._status
+
+    @status.setter
+    def status(self, value: DriveStatus | None) -> None:
+        self._status = value
+        if value is not None:
+            self.tracker.observe(value, _now_s(), self.counts_per_rev)
 
     @property
     def parked(self) -> bool:
@@ -83,38 +173,10 @@ class Axis:
     def trip(
         self, window: TensionWindow | None, *, homed: bool, ignore_alarms: bool = False
     ) -> Trip | None:
-        """The first protection the latest readings violate (None: all fine)."""
-        s, load, name = self.status, self.load, self.name
-        if s is not None:
-            if s.alarm and not ignore_alarms:
-                return Trip("drive_alarm", f"drive {name} alarm code {s.alarm_code}", axis=name)
-            if s.limit_pos or s.limit_neg:
-                which = "end-of-cable" if s.limit_pos else "over-wind"
-                return Trip(
-                    "limit", f"{which} limit switch on {name}", error=ErrorCode.INTERLOCK, axis=name
-                )
-            if homed and not s.homed and not ignore_alarms:
-                return Trip("position_lost", f"drive {name} lost its reference", axis=name)
-        if load is None or window is None:
-            return None
-        if load.status == LoadStatus.ERROR:
-            return Trip("load_cell_error", f"load cell {name} reports a sensor error", axis=name)
-        t = load.tension_n
-        if load.status == LoadStatus.OVERLOAD or t > window.high_n:
-            return Trip(
-                "snag",
-                f"over-tension on {name}: {t:.2f} N > {window.high_n:.2f} N",
-                error=ErrorCode.INTERLOCK,
-                axis=name,
-            )
-        if t < window.low_n:
-            return Trip(
-                "slack",
-                f"slack cable on {name}: {t:.2f} N < {window.low_n:.2f} N",
-                error=ErrorCode.INTERLOCK,
-                axis=name,
-            )
-        return None
+        """The first row of the per-axis interlock table that holds (None: all fine).
+
+        `ignore_alarms`: judging whether a reset may proceed (alarms get reset, nothing moves)."""
+        return first_trip(AxisView(self, window, homed, judging_reset=ignore_alarms))
 
     def telemetry(self) -> dict[str, Any]:
         s, load = self.status, self.load

@@ -13,9 +13,10 @@ from typing import Any
 
 import structlog
 
+from calibd.cfg_interlocks import InterlocksCfg
 from calibd.config import AcuCfg, UnitCfg
-from calibd.core.axis import Axis, TensionWindow
-from calibd.core.errors import Trip
+from calibd.core.axis import Axis, MotionTracker, TensionWindow
+from calibd.core.errors import ErrorCode, Trip
 from calibd.core.spool import Drum, HangingCable, SpoolModel
 from drivers.base import Drive, ForceSensor
 from drivers.errors import CommError, DriverError
@@ -50,15 +51,27 @@ class UnitAxis(Axis):
 
 class AcuAxes:
     def __init__(
-        self, cfg: AcuCfg, turntable: Drive, units: dict[str, tuple[Drive, ForceSensor]]
+        self,
+        cfg: AcuCfg,
+        turntable: Drive,
+        units: dict[str, tuple[Drive, ForceSensor]],
+        limits: InterlocksCfg | None = None,
     ) -> None:
         self.cfg = cfg
+        limits = limits or InterlocksCfg()
         self.turntable = turntable
-        self.tt_status: DriveStatus | None = None
+        self.tt = Axis(
+            "turntable",
+            turntable,
+            tracker=MotionTracker(
+                limits.turntable_following_error_deg / 360.0, limits.stall_window_s
+            ),
+        )
         self.units: dict[str, UnitAxis] = {}
         for i, ucfg in enumerate(cfg.units, start=1):
             drive, cell = units[ucfg.name]
             spool = cfg.spool_of(ucfg.name)
+            model = spool_model(cfg, ucfg.name)
             self.units[ucfg.name] = UnitAxis(
                 name=ucfg.name,
                 drive=drive,
@@ -66,8 +79,14 @@ class AcuAxes:
                 counts_per_rev=spool.counts_per_rev,
                 cfg=ucfg,
                 index=i,
-                model=spool_model(cfg, ucfg.name),
+                model=model,
                 load_cell_range_n=spool.load_cell_range_n,
+                tracker=MotionTracker.for_drum(limits, spool.drum_radius_m),
+                # parked at 0; the deepest target plus the position tolerance and 2 cm
+                soft_rev=(
+                    -0.25,
+                    model.rev_for_z(cfg.z_min_m - cfg.position_tolerance_m - 0.02),
+                ),
             )
         self.homed = False
         self.lost: dict[str, str] = {}
@@ -104,7 +123,7 @@ class AcuAxes:
 
     def _store(self, label: str, res: Any) -> None:
         if label == "turntable":
-            self.tt_status = res
+            self.tt.status = res
             return
         kind, name = label.rsplit(" ", 1)
         if kind == "drive":
@@ -117,6 +136,10 @@ class AcuAxes:
             await self._fresh.wait()
 
     # ---- derived -----------------------------------------------------------------------------
+
+    @property
+    def tt_status(self) -> DriveStatus | None:
+        return self.tt.status
 
     @property
     def current(self) -> str | None:
@@ -168,8 +191,17 @@ class AcuAxes:
     def _violation(self, *, ignore_alarms: bool = False) -> Trip | None:
         cfg = self.cfg
         st = self.tt_status
-        if st is not None and st.alarm and not ignore_alarms:
-            return Trip("drive_alarm", f"turntable alarm code {st.alarm_code}", axis="turntable")
+        if st is not None and st.moving and not self.all_parked():
+            out = ", ".join(n for n, u in self.units.items() if not u.parked)
+            return Trip(
+                "turntable_spool_out",
+                f"turntable turning while unit {out} is off its home switch",
+                error=ErrorCode.INTERLOCK,
+                axis="turntable",
+            )
+        trip = self.tt.trip(None, homed=self.homed, ignore_alarms=ignore_alarms)
+        if trip is not None:
+            return trip
         for u in self.units.values():
             window = TensionWindow.around(
                 self.expected_tension_n(u),

@@ -12,7 +12,8 @@ from typing import Any
 import structlog
 
 from calibd.cfg_cls import ClsCfg
-from calibd.core.axis import Axes, Axis, TensionWindow
+from calibd.cfg_interlocks import InterlocksCfg
+from calibd.core.axis import Axes, Axis, MotionTracker, TensionWindow, cable_soft_rev
 from calibd.core.errors import Trip
 from calibd.subsystems.cls_kinematics import ClsModel, Pose
 from drivers.base import Drive, ForceSensor, PositionSensor, UssFix
@@ -31,13 +32,25 @@ class ClsAxes:
         uss: PositionSensor | None = None,
         *,
         time_scale: float = 1.0,
+        limits: InterlocksCfg | None = None,
     ) -> None:
         self.cfg = cfg
         self.model = model
-        self.central = Axis(
-            "central", central[0], central[1], counts_per_rev=cfg.spool.counts_per_rev
+        limits = limits or InterlocksCfg()
+        self.central, self.side = (
+            Axis(
+                name,
+                devs[0],
+                devs[1],
+                counts_per_rev=sp.counts_per_rev,
+                soft_rev=cable_soft_rev(sp.drum_radius_m, sp.cable_length_m),
+                tracker=MotionTracker.for_drum(limits, sp.drum_radius_m),
+            )
+            for name, devs, sp in (
+                ("central", central, cfg.spool),
+                ("side", side, cfg.side_spool),
+            )
         )
-        self.side = Axis("side", side[0], side[1], counts_per_rev=cfg.side_spool.counts_per_rev)
         self.axes = Axes(
             [self.central, self.side], move_margin_s=cfg.move_margin_s, time_scale=time_scale
         )

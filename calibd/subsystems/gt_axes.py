@@ -7,7 +7,8 @@ import math
 from typing import Any
 
 from calibd.cfg_gt import GtCfg
-from calibd.core.axis import Axes, Axis, TensionWindow
+from calibd.cfg_interlocks import InterlocksCfg
+from calibd.core.axis import Axes, Axis, MotionTracker, TensionWindow, cable_soft_rev
 from calibd.core.errors import Trip
 from calibd.subsystems.gt_model import GtModel
 from drivers.base import Drive, ForceSensor
@@ -22,10 +23,20 @@ class GtAxes(Axes):
         devices: dict[str, tuple[Drive, ForceSensor]],
         *,
         time_scale: float = 1.0,
+        limits: InterlocksCfg | None = None,
     ) -> None:
+        limits = limits or InterlocksCfg()
+        sp = cfg.spool
         super().__init__(
             (
-                Axis(name, devices[name][0], devices[name][1], cfg.spool.counts_per_rev)
+                Axis(
+                    name,
+                    devices[name][0],
+                    devices[name][1],
+                    sp.counts_per_rev,
+                    soft_rev=cable_soft_rev(sp.drum_radius_m, sp.cable_length_m),
+                    tracker=MotionTracker.for_drum(limits, sp.drum_radius_m),
+                )
                 for name in AXES
             ),
             move_margin_s=cfg.move_margin_s,

@@ -17,8 +17,16 @@ from typing import Any
 
 import structlog
 
+from calibd.cfg_interlocks import InterlocksCfg
 from calibd.cfg_rov import RovCfg
-from calibd.core.axis import Axis, TensionWindow, driver_io, wait_fresh_until
+from calibd.core.axis import (
+    Axis,
+    MotionTracker,
+    TensionWindow,
+    cable_soft_rev,
+    driver_io,
+    wait_fresh_until,
+)
 from calibd.core.errors import ErrorCode, Trip
 from calibd.subsystems.rov_nav import Navigator, Umbilical, Vec, norm
 from drivers.base import Drive, ForceSensor, LoadStatus, PositionSensor, UssFix
@@ -50,11 +58,18 @@ class RovPlant:
         uss: PositionSensor,
         *,
         time_scale: float = 1.0,
+        limits: InterlocksCfg | None = None,
     ) -> None:
         self.cfg = cfg
         self.time_scale = time_scale
+        sp = cfg.spool
         self.winch = Axis(
-            name="winch", drive=winch, cell=cell, counts_per_rev=cfg.spool.counts_per_rev
+            name="winch",
+            drive=winch,
+            cell=cell,
+            counts_per_rev=sp.counts_per_rev,
+            soft_rev=cable_soft_rev(sp.drum_radius_m, sp.cable_length_m),
+            tracker=MotionTracker.for_drum(limits or InterlocksCfg(), sp.drum_radius_m),
         )
         self.vehicle = vehicle
         self.uss = uss
