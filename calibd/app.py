@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,12 +44,14 @@ async def run_daemon(settings: Settings) -> None:
     subsystems = build(settings, buses, outbox)
     house = subsystems["house"]
     assert isinstance(house, House)
-    board = InterlockBoard(
-        subsystems, house, outbox, deployment_systems=frozenset(settings.systems())
-    )
+    board = InterlockBoard(subsystems, house, outbox, settings.interlocks)
     dispatcher = Dispatcher(subsystems, outbox, board)
     birth: dict[str, Any] = {"version": __version__, "session": session, "started_at": started_at}
-    edge = MqttEdge(settings.mqtt, outbox, dispatcher.handle, birth=birth)
+    watch: dict[str, Callable[[bytes], None]] = {}
+    permit = settings.interlocks.run_permit
+    if permit.required_for:
+        watch[permit.topic_under(settings.mqtt.topic_root)] = board.set_permit
+    edge = MqttEdge(settings.mqtt, outbox, dispatcher.handle, birth=birth, watch=watch)
     structlog.contextvars.bind_contextvars(session=session)
     log.info("starting", version=__version__, session=session, time_scale=settings.sim.time_scale)
 

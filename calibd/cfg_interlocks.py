@@ -20,6 +20,12 @@ class RunPermitCfg(Strict):
     topic: str = "runcontrol/permit"
     required_for: list[str] = Field(default_factory=list)
 
+    def topic_under(self, root: str) -> str:
+        """The absolute topic name under the topic root."""
+        if self.topic.startswith("/"):
+            return self.topic[1:]
+        return f"{root.rstrip('/')}/{self.topic}"
+
     @model_validator(mode="after")
     def _systems(self) -> Self:
         unknown = set(self.required_for) - {"acu", "cls1", "cls2", "gt", "rov"}

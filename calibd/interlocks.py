@@ -1,140 +1,227 @@
-"""The interlock board: every active interlock of every system, as one retained document.
+"""The interlock board: evaluates the cross-system table, gates commands, publishes the board.
 
-Sources of entries:
-- each subsystem's latched fault (severity `trip`, `latched: true` until an operator `reset`),
-- each subsystem's warnings (`Subsystem.warn`, severity `warning`),
-- the cross-system rules below, evaluated on cached readings (no I/O) every `period_s`.
-
-Rules of this version:
-
-- `estop_input` (trip): the house e-stop circuit is open. Every deployment system trips with
-  `estop_input` (latched); while the circuit stays open every action but `status`/`stop` is
-  refused `interlock`, `reset` included. Reset rule: close the circuit, then `reset`.
-
-The board publishes `{root}/interlocks` (retained) whenever the set of active interlocks or a
-message changes, and an `interlock` event per entry raised or cleared.
+- Evaluated after every poll of fresh data of any subsystem (`on_fresh`) and every `period_s`,
+  on cached readings only (no I/O): each row of `calibd.plant_rules.PLANT_INTERLOCKS` says what
+  is active now; a `trip` finding trips the systems it names (each halts at once and latches
+  FAULT until the cause is gone and an operator sends `reset`).
+- `check(system, action, args)`, called by every subsystem's `submit` before anything moves,
+  refuses `interlock` naming the row that forbids the command.
+- The house asks `may_open` / `may_close` before it moves a gate valve.
+- The global e-stop (`estop`) latches here until the global `reset`.
+- `{root}/interlocks` (retained) carries every active entry: the rules' findings, every
+  system's latched fault (trip) and warnings; an `interlock` event per rule entry raised or
+  cleared (faults and warnings announce themselves).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import structlog
 
+from calibd.cfg_interlocks import InterlocksCfg
+from calibd.core.deployment import NOT_ENTRY
 from calibd.core.errors import CommandError, ErrorCode, Trip
+from calibd.core.interlock import Severity, entry
 from calibd.core.outbox import Outbox, Outgoing
+from calibd.core.presence import Presence, Segment
 from calibd.core.subsystem import Subsystem
 from calibd.core.timefmt import iso_now
+from calibd.plant_rules import (
+    PLANT_INTERLOCKS,
+    PlantView,
+    Request,
+    atmosphere_refusal,
+    path_refusal,
+)
+from calibd.subsystems.house import ValveGuard
 
 log = structlog.get_logger("calibd.interlocks")
-ALWAYS_ALLOWED = frozenset({"status", "stop"})
 
 
-class EstopInput(Protocol):
-    """The house's e-stop circuit reading (None: no reading)."""
+class Deployable(Protocol):
+    """What the board needs of a deployment system (`DeploymentSystem` implements it)."""
+
+    state: str
+
+    def presence(self) -> Presence: ...
+
+    def cables_for(self, action: str, args: Any) -> tuple[Segment, ...]: ...
+
+    def trip(self, exc: Trip) -> None: ...
+
+
+class HouseView(Protocol):
+    """What the board reads from (and installs into) the house."""
+
+    guard: ValveGuard | None
 
     def estop_ok(self) -> bool | None: ...
+
+    def atmosphere(self) -> tuple[float, float] | None: ...
 
 
 class InterlockBoard:
     def __init__(
         self,
         subsystems: Mapping[str, Subsystem],
-        house: EstopInput,
+        house: HouseView,
         outbox: Outbox,
+        cfg: InterlocksCfg | None = None,
         *,
-        deployment_systems: frozenset[str],
         period_s: float = 0.02,
     ) -> None:
         self.subsystems = subsystems
+        self.deployment: dict[str, Deployable] = {
+            n: cast(Deployable, s) for n, s in subsystems.items() if hasattr(s, "presence")
+        }
         self.house = house
         self.outbox = outbox
-        self.deployment_systems = deployment_systems
+        self.cfg = cfg or InterlocksCfg()
         self.period_s = period_s
-        self._rules: dict[str, dict[str, Any]] = {}  # active cross-system rule entries by id
-        self._published: dict[tuple[str, str], dict[str, Any]] = {}
+        self.permit = False
+        self._estop: str | None = None
+        self._rules: dict[tuple[str, str], dict[str, Any]] = {}  # active rule entries
+        self._published: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for sub in subsystems.values():
+            sub.gate = self
+            sub.on_fresh = self.evaluate
+        house.guard = self
 
-    # ---- rules -------------------------------------------------------------------------------
+    # ---- inputs --------------------------------------------------------------------------------
 
-    def _estop(self) -> None:
-        open_circuit = self.house.estop_ok() is False
-        if open_circuit and "estop_input" not in self._rules:
-            self._rules["estop_input"] = {
-                "id": "estop_input",
-                "system": "house",
-                "severity": "trip",
-                "message": "house e-stop circuit open: every drive stopped",
-                "since": iso_now(),
-                "latched": False,
-            }
-            log.error("estop_input")
-        elif not open_circuit and "estop_input" in self._rules:
-            del self._rules["estop_input"]
-            log.info("estop_input_closed")
-        if open_circuit:
-            # trip every deployment system (and keep tripping one that was reset meanwhile)
-            for name in self.deployment_systems:
-                sub = self.subsystems.get(name)
-                if sub is not None and sub.state != "FAULT":
-                    sub.trip(
-                        Trip("estop_input", "house e-stop circuit open", error=ErrorCode.INTERLOCK)
-                    )
+    def view(self) -> PlantView:
+        return PlantView(
+            systems={n: s.presence() for n, s in self.deployment.items()},
+            cfg=self.cfg,
+            estop=self._estop,
+            estop_input_open=self.house.estop_ok() is False,
+            atmosphere=self.house.atmosphere(),
+            permit=self.permit,
+        )
 
-    def check(self, system: str, action: str) -> None:
-        """Refuse (`interlock`) an action an active inhibit forbids; called before submit."""
-        if action in ALWAYS_ALLOWED:
-            return
-        estop = self._rules.get("estop_input")
-        if estop is not None:
-            raise CommandError(ErrorCode.INTERLOCK, f"estop_input: {estop['message']}")
+    def estop(self, message: str) -> list[str]:
+        """The global e-stop: latch and trip every deployment system now; their names."""
+        self._estop = message
+        log.error("estop", message=message)
+        self.evaluate()
+        return sorted(self.deployment)
+
+    def release_estop(self) -> None:
+        """The global `reset`: release the e-stop latch (systems are reset one by one)."""
+        if self._estop is not None:
+            log.info("estop_released")
+        self._estop = None
+
+    def set_permit(self, payload: bytes) -> None:
+        """Run control's permit message: `{"permit": true}` (or a bare JSON `true`) grants it;
+        anything else withdraws it."""
+        try:
+            doc = json.loads(payload) if payload else None
+        except ValueError:
+            doc = None
+        granted = doc is True or (isinstance(doc, dict) and doc.get("permit") is True)
+        if granted != self.permit:
+            log.info("run_permit", granted=granted)
+        self.permit = granted
+        self.evaluate()
+
+    # ---- gates ---------------------------------------------------------------------------------
+
+    def check(self, system: str, action: str, args: Any) -> None:
+        """Refuse (`interlock`, naming the row) a command an interlock forbids now."""
+        view = self.view()
+        sub = self.deployment.get(system)
+        if sub is None:  # the house: only the e-stop rows apply
+            request = Request(system, action, entry=False)
+        else:
+            entry_ = action not in NOT_ENTRY and not view.systems[system].deployed
+            request = Request(system, action, entry_, sub.cables_for(action, args))
+        for rule, _, refuse in PLANT_INTERLOCKS:
+            if sub is None and rule.id not in {"estop", "estop_input"}:
+                continue
+            message = refuse(view, request)
+            if message is not None:
+                raise CommandError(ErrorCode.INTERLOCK, f"{rule.id}: {message}")
+
+    def may_open(self, valve: str) -> tuple[str, str] | None:
+        view = self.view()
+        if view.estop is not None or view.estop_input_open:
+            return ("estop", "e-stop: no valve opens")
+        return atmosphere_refusal(view)
+
+    def may_close(self, valve: str) -> tuple[str, str] | None:
+        return path_refusal(self.view(), valve)
 
     # ---- the board -----------------------------------------------------------------------------
 
+    def _apply(self, view: PlantView) -> None:
+        now: dict[tuple[str, str], dict[str, Any]] = {}
+        tripped: set[str] = set()  # the first row that trips a system names its fault
+        for rule, evaluate, _ in PLANT_INTERLOCKS:
+            for f in evaluate(view):
+                for name in set(f.trips) - tripped:
+                    tripped.add(name)
+                    sub = self.deployment[name]
+                    if sub.state != "FAULT":
+                        sub.trip(Trip(f.id, f.message, error=rule.error))
+                key = (f.system, f.id)
+                old = self._rules.get(key)
+                since = old["since"] if old and old["severity"] == f.severity else iso_now()
+                now[key] = entry(f.id, f.system, f.severity, f.message, since, latched=False)
+        for key in now.keys() - self._rules.keys():
+            log.warning("interlock_raised", **now[key])
+        self._rules = now
+
     def active(self) -> list[dict[str, Any]]:
-        """Every active interlock, rules first, then per system (faults, warnings)."""
+        """Every active interlock: rule entries, then per system its latched trip and warnings."""
         out = list(self._rules.values())
         for name, sub in self.subsystems.items():
             if sub.latched is not None:
                 out.append(
-                    {
-                        "id": sub.latched.code,
-                        "system": name,
-                        "severity": "trip",
-                        "message": sub.latched.message,
-                        "since": sub.since,
-                        "latched": True,
-                    }
+                    entry(
+                        sub.latched.code,
+                        name,
+                        Severity.TRIP,
+                        sub.latched.message,
+                        sub.since,
+                        latched=True,
+                    )
                 )
             out.extend(sub.warnings.values())
         return out
 
     def evaluate(self) -> None:
         """Apply the rules and publish the board if it changed."""
-        self._estop()
-        now = {(e["system"], e["id"]): e for e in self.active()}
-        if {k: v["message"] for k, v in now.items()} == {
-            k: v["message"] for k, v in self._published.items()
+        self._apply(self.view())
+        now: dict[tuple[Any, ...], dict[str, Any]] = {
+            (e["system"], e["id"], e["latched"]): e for e in self.active()
+        }
+        if {k: (v["message"], v["severity"]) for k, v in now.items()} == {
+            k: (v["message"], v["severity"]) for k, v in self._published.items()
         }:
             return
-        # faults and warnings announce themselves (fault / interlock events); the rules here
-        rules = {(e["system"], e["id"]) for e in self._rules.values()}
+        rules: set[tuple[Any, ...]] = {(s, i, False) for s, i in self._rules}
         for key in (now.keys() - self._published.keys()) & rules:
             self._event("raised", now[key])
-        gone = {(e["system"], e["id"]) for e in self._published.values() if e["latched"] is False}
-        for key in (self._published.keys() - now.keys()) & gone:
-            if self._published[key]["severity"] != "warning":
-                self._event("cleared", self._published[key])
+        gone = self._published.keys() - now.keys()
+        for key in gone:
+            old = self._published[key]
+            if not old["latched"] and old["severity"] != "warning":
+                self._event("cleared", old)
         self._published = now
         self.outbox.interlocks({"ts": iso_now(), "active": list(now.values())})
 
-    def _event(self, state: str, entry: dict[str, Any]) -> None:
-        doc = {"event": "interlock", "state": state, "ts": iso_now(), **entry}
-        self.outbox.put(Outgoing("event", entry["system"], doc))
+    def _event(self, state: str, item: dict[str, Any]) -> None:
+        doc = {"event": "interlock", "state": state, "ts": iso_now(), **item}
+        self.outbox.put(Outgoing("event", str(item["system"]), doc))
 
     async def run(self) -> None:
-        """Publish the empty board at start, then evaluate every `period_s`."""
+        """Publish the board at start, then evaluate every `period_s` (a backstop: every poll
+        of fresh data evaluates it too)."""
         self.outbox.interlocks({"ts": iso_now(), "active": []})
         while True:
             self.evaluate()

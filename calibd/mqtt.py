@@ -95,10 +95,13 @@ class MqttEdge:
         handle: Callable[[Inbound], None],
         *,
         birth: dict[str, Any],
+        watch: dict[str, Callable[[bytes], None]] | None = None,
     ) -> None:
         self.cfg = cfg
         self.outbox = outbox
         self.handle = handle
+        #: non-command topics (absolute) whose payloads go to a callback, e.g. the run permit
+        self.watch = dict(watch or {})
         self.topics = Topics(cfg.topic_root)
         self.birth = birth
         self.connected = asyncio.Event()
@@ -154,7 +157,7 @@ class MqttEdge:
         online = self._state("online")
         await cancel_safe(client.publish(self.topics.daemon_state, online, qos=1, retain=True))
         opts = SubscribeOptions(qos=1, retainAsPublished=True)
-        for topic in self.topics.subscriptions():
+        for topic in [*self.topics.subscriptions(), *self.watch]:
             await cancel_safe(client.subscribe(topic, options=opts))
         for system, doc in self.outbox.latest_statuses().items():
             await self._publish(client, Outgoing("status", system, doc))
@@ -170,6 +173,11 @@ class MqttEdge:
 
     async def _rx(self, client: aiomqtt.Client) -> None:
         async for msg in client.messages:
+            watcher = self.watch.get(msg.topic.value)
+            if watcher is not None:
+                payload = msg.payload if isinstance(msg.payload, bytes) else b""
+                watcher(payload)
+                continue
             inbound = to_inbound(self.topics, msg)
             if inbound is None or not inbound.payload:
                 continue  # not a command topic, or the echo of a retained command we cleared

@@ -17,9 +17,14 @@ from typing import Any, ClassVar, Protocol
 from calibd.core.commands import Args, Command, NoArgs
 from calibd.core.errors import Trip
 from calibd.core.outbox import Outbox
+from calibd.core.presence import Point, Presence, Segment
 from calibd.core.subsystem import ActionSpec, Subsystem, sources
 
 RESET_DESTINATIONS = frozenset({"UNKNOWN", "PARKED", "STOPPED"})
+#: actions that never take a parked system into the detector (every other motion does)
+NOT_ENTRY = frozenset({"status", "stop", "reset", "home", "select", "retract"})
+#: trips after which the encoder cannot be trusted: `reset` leads to UNKNOWN (home again)
+REHOME_AFTER = frozenset({"slip", "position_lost"})
 
 
 def action_table(
@@ -115,11 +120,43 @@ class DeploymentSystem(Subsystem):
 
     async def act_reset(self, cmd: Command, args: Any) -> None:
         await self.hw.reset_alarms()
-        if self.hw.reference_lost():
+        if self.hw.reference_lost() or (self.latched and self.latched.code in REHOME_AFTER):
             self.hw.homed = False  # reset leads to UNKNOWN: home again before any move
         self.latched = None
         self._tripping = False
         await self.run_trigger("reset", RESET_DESTINATIONS)
+
+    # ---- presence (for the interlock board) ----------------------------------------------------
+
+    @property
+    def valve(self) -> str | None:
+        """The gate valve this system passes (None: none, e.g. the GT outside the acrylic)."""
+        valve = getattr(getattr(self, "cfg", None), "valve", None)
+        return valve if isinstance(valve, str) else None
+
+    def presence(self) -> Presence:
+        fields = self.status_fields()
+        return Presence(
+            deployed=bool(fields.get("deployed")),
+            moving=self.state in self.MOTION_STATES or self.hw.any_moving(),
+            faulted=self.state == "FAULT",
+            source=fields.get("source"),
+            valve=self.valve,
+            cables=self.cables() if fields.get("deployed") else (),
+            point=self.point(),
+        )
+
+    def cables(self) -> tuple[Segment, ...]:
+        """The segments the deployed cables occupy (detector frame); none by default."""
+        return ()
+
+    def cables_for(self, action: str, args: Any) -> tuple[Segment, ...]:
+        """The segments the cables (or the vehicle's path) will occupy if `action` runs."""
+        return ()
+
+    def point(self) -> Point | None:
+        """The vehicle's position, for systems that are a vehicle (ROV)."""
+        return None
 
     # ---- faults --------------------------------------------------------------------------------
 
@@ -175,15 +212,22 @@ class DeploymentSystem(Subsystem):
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
+            trip: Trip | None = None
             try:
                 await self.hw.poll()
             except Trip as exc:
-                self.trip(exc)
-            if self.state != "FAULT":
+                trip = exc
+            if trip is None and self.state != "FAULT":
                 try:
                     self.hw.check_protections()
                 except Trip as exc:
-                    self.trip(exc)
+                    trip = exc
+            if trip is not None and not (self._tripping or self.state == "FAULT"):
+                # the stop leaves from this poll, before the FSM unwinds the running motion
+                await self.hw.halt_all()
+                self.trip(trip)
+            if self.on_fresh is not None:
+                self.on_fresh()
             self.after_poll()
             self.telemetry(self.hw.telemetry())
             if self.busy() or self.status_due(1.0):

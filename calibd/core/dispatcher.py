@@ -22,21 +22,25 @@ GLOBAL_ACTIONS = ("estop", "reset")
 _SEEN_IDS = 10_000
 
 
-class Gate(Protocol):
-    """Cross-system inhibits, consulted before a command reaches its subsystem."""
+class Safety(Protocol):
+    """The interlock board's global latch (the per-command gate is in `Subsystem.submit`)."""
 
-    def check(self, system: str, action: str) -> None:
-        """Raise CommandError(interlock) when an active interlock forbids `action`."""
+    def estop(self, message: str) -> list[str]:
+        """Latch the global e-stop and trip every deployment system now; their names."""
+        ...
+
+    def release_estop(self) -> None:
+        """Release the e-stop latch (the global reset)."""
         ...
 
 
 class Dispatcher:
     def __init__(
-        self, subsystems: dict[str, Subsystem], outbox: Outbox, gate: Gate | None = None
+        self, subsystems: dict[str, Subsystem], outbox: Outbox, safety: Safety | None = None
     ) -> None:
         self.subsystems = subsystems
         self.outbox = outbox
-        self.gate = gate
+        self.safety = safety
         self._seen: OrderedDict[str, None] = OrderedDict()
 
     def handle(self, inbound: Inbound) -> None:
@@ -55,8 +59,6 @@ class Dispatcher:
                 raise CommandError(ErrorCode.BAD_REQUEST, f"unknown system {system!r}")
             if inbound.expert:
                 raise CommandError(ErrorCode.UNKNOWN_ACTION, "no expert actions in this version")
-            if self.gate is not None and cmd.action in sub.ACTIONS:
-                self.gate.check(system, cmd.action)
             sub.submit(cmd)
         except CommandError as exc:
             self._reply(inbound, cmd_id, system, action, exc)
@@ -123,23 +125,21 @@ class Dispatcher:
             raise CommandError(ErrorCode.BAD_REQUEST, f"{cmd.action} takes no args")
         self._send(None, cmd, reply(cmd.id, None, cmd.action, "accepted"))
         results: dict[str, str] = {}
-        for name, sub in self.subsystems.items():
-            if cmd.action == "estop":
-                sub.trip(
-                    Trip(
-                        "estop",
-                        f"e-stop by {cmd.operator or 'operator'} ({cmd.id})",
-                        error=ErrorCode.INTERLOCK,
-                    )
-                )
-                results[name] = "tripped"
-            elif sub.state == "FAULT":
-                if self.gate is not None:
-                    try:
-                        self.gate.check(name, "reset")
-                    except CommandError as exc:
-                        results[name] = f"{exc.code}: {exc.message}"
-                        continue
+        if cmd.action == "estop":
+            message = f"e-stop by {cmd.operator or 'operator'} ({cmd.id})"
+            if self.safety is not None:
+                tripped = self.safety.estop(message)
+            else:
+                tripped = list(self.subsystems)
+                for sub in self.subsystems.values():
+                    sub.trip(Trip("estop", message, error=ErrorCode.INTERLOCK))
+            results = dict.fromkeys(tripped, "tripped")
+        else:
+            if self.safety is not None:
+                self.safety.release_estop()
+            for name, sub in self.subsystems.items():
+                if sub.state != "FAULT":
+                    continue
                 sub_cmd = Command(f"{cmd.id}/{name}", name, "reset", {}, cmd.operator, cmd.route)
                 try:
                     sub.submit(sub_cmd)

@@ -14,7 +14,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import structlog
 
@@ -35,6 +35,14 @@ class ActionSpec:
     args: type[Args]
     states: frozenset[str]
     motion: bool = True
+
+
+class Gate(Protocol):
+    """Cross-system inhibits (the interlock board), consulted before a command is accepted."""
+
+    def check(self, system: str, action: str, args: Any) -> None:
+        """Raise CommandError(interlock) naming the interlock that forbids `action` now."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,10 @@ class Subsystem:
         self._last_status_s = 0.0
         #: active non-latching interlocks of this system (e.g. warnings), id -> entry
         self.warnings: dict[str, dict[str, Any]] = {}
+        #: cross-system inhibits (the interlock board), consulted before a command is accepted
+        self.gate: Gate | None = None
+        #: called after every poll of fresh data (the board evaluates its rules at once)
+        self.on_fresh: Callable[[], None] | None = None
 
     # ---- commands -------------------------------------------------------------------------
 
@@ -98,6 +110,14 @@ class Subsystem:
             )
         args = validate_args(spec.args, cmd.args)
         self.check_args(cmd.action, args)
+        if spec.motion and self.latched is not None:
+            raise CommandError(
+                ErrorCode.INTERLOCK,
+                f"{self.latched.code}: {self.name} is latched in FAULT ({self.latched.message});"
+                " reset first",
+            )
+        if self.gate is not None:
+            self.gate.check(self.name, cmd.action, args)
         if spec.motion and self.command is not None:
             raise CommandError(
                 ErrorCode.BUSY,

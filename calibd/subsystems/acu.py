@@ -14,6 +14,7 @@ from calibd.core.deployment import DeploymentSystem, action_table
 from calibd.core.errors import CommandError, ErrorCode
 from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox
+from calibd.core.presence import Segment
 from calibd.core.valves import ValveControl
 from calibd.subsystems.acu_axes import AcuAxes
 from calibd.subsystems.acu_motion import AcuMotion
@@ -132,6 +133,13 @@ class Acu(DeploymentSystem):
             raise CommandError(
                 ErrorCode.INVALID_STATE, "a source is out: retract (or move) it first"
             )
+        if action == "select" and not self.axes.all_parked():
+            out = ", ".join(n for n, u in self.axes.units.items() if not u.parked)
+            raise CommandError(
+                ErrorCode.INTERLOCK,
+                f"turntable_spool_out: unit {out} is off its home switch; the turntable turns"
+                " only with every spool parked",
+            )
         if action == "move" and self.axes.current is None:
             raise CommandError(ErrorCode.INVALID_STATE, "no unit under the port")
         if action == "reset":
@@ -180,6 +188,25 @@ class Acu(DeploymentSystem):
         await self.guarded("parked", self.motion.retract())
 
     # ---- poll --------------------------------------------------------------------------------
+
+    # ---- presence (for the interlock board) --------------------------------------------------
+
+    def _axis_cable(self, z_m: float) -> Segment:
+        return ((0.0, 0.0, self.cfg.z_valve_m), (0.0, 0.0, z_m))
+
+    def cables(self) -> tuple[Segment, ...]:
+        """Every unit off its home switch hangs on the central axis (to z_min when unknown)."""
+        out = []
+        for name, u in self.axes.units.items():
+            if not u.parked:
+                z = self.axes.z_m(name)
+                out.append(self._axis_cable(self.cfg.z_min_m if z is None else z))
+        return tuple(out)
+
+    def cables_for(self, action: str, args: Any) -> tuple[Segment, ...]:
+        if action in {"deploy", "move"}:
+            return (self._axis_cable(args.z_m),)
+        return ()
 
     def status_fields(self) -> dict[str, Any]:
         unit = self.axes.current

@@ -16,6 +16,7 @@ from calibd.core.deployment import DeploymentSystem, action_table
 from calibd.core.errors import CommandError, ErrorCode
 from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox
+from calibd.core.presence import Segment
 from calibd.core.valves import ValveControl
 from calibd.subsystems.cls_axes import ClsAxes
 from calibd.subsystems.cls_motion import ClsMotion
@@ -183,6 +184,32 @@ class Cls(DeploymentSystem):
             d > tol,
             f"USS fix and cable model differ by {d * 100:.1f} cm (> {tol * 100:.0f} cm)",
         )
+
+    # ---- presence (for the interlock board) --------------------------------------------------
+
+    def _cables_to(self, x_m: float, z_m: float) -> tuple[Segment, ...]:
+        """Chimney, central cable and side cable to a source at (x, z), as straight lines in
+        the CLS plane (y = 0); the sag is well inside the ROV keep-out margin."""
+        ex, ez = self.model.exit_point()
+        loop = self.model.loop
+        exit_ = (ex, 0.0, ez)
+        src = (x_m, 0.0, z_m)
+        return (
+            ((0.0, 0.0, self.cfg.z_valve_m), exit_),
+            (exit_, src),
+            ((loop.a_x, 0.0, loop.a_z), src),
+        )
+
+    def cables(self) -> tuple[Segment, ...]:
+        pose = self.axes.pose
+        if pose is None:  # unknown: anywhere down to the bottom of the sphere
+            return self._cables_to(0.0, -self.cfg.sphere_radius_m)
+        return self._cables_to(pose.x_m, pose.z_m)
+
+    def cables_for(self, action: str, args: Any) -> tuple[Segment, ...]:
+        if action in {"deploy", "move"}:
+            return self._cables_to(args.x_m, args.z_m)
+        return ()
 
     def status_fields(self) -> dict[str, Any]:
         pose = self.axes.pose

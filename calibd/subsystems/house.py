@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from calibd.config import HouseCfg
 from calibd.core.commands import NoArgs
@@ -43,6 +43,14 @@ def valve_state(snap: IoSnapshot, channel: int) -> str:
     return "moving"
 
 
+class ValveGuard(Protocol):
+    """Who decides whether a gate valve may move: (interlock id, message) to refuse."""
+
+    def may_open(self, valve: str) -> tuple[str, str] | None: ...
+
+    def may_close(self, valve: str) -> tuple[str, str] | None: ...
+
+
 class House(Subsystem):
     ACTIONS = {
         "status": ActionSpec(NoArgs, _ALL, motion=False),
@@ -62,6 +70,8 @@ class House(Subsystem):
         self._fresh = asyncio.Condition()
         self._wake = asyncio.Event()
         self._valve_waiters = 0
+        #: the interlock board: may a valve open (atmosphere) / close (nothing in its path)?
+        self.guard: ValveGuard | None = None
         attach(self, STATES, TRANSITIONS, "UNKNOWN")
 
     # ---- service to deployment systems ----------------------------------------------------
@@ -76,11 +86,27 @@ class House(Subsystem):
         """The e-stop circuit (fail-safe input): True closed, False open, None no reading."""
         return None if self.snapshot is None else self.snapshot.estop_ok
 
+    def atmosphere(self) -> tuple[float, float] | None:
+        """(O2 ppm, radon mBq/m3) of the latest reading; None without one."""
+        snap = self.snapshot
+        return None if snap is None else (snap.o2_ppm, snap.radon_mbq_m3)
+
     async def open_valve(self, name: str) -> None:
+        self._guarded(name, True)
         await self._drive_valve(name, True)
 
     async def close_valve(self, name: str) -> None:
+        self._guarded(name, False)
         await self._drive_valve(name, False)
+
+    def _guarded(self, name: str, open_: bool) -> None:
+        """The interlock board's word on moving this valve: Trip(interlock) when it refuses."""
+        if self.guard is None:
+            return
+        refusal = self.guard.may_open(name) if open_ else self.guard.may_close(name)
+        if refusal is not None:
+            ident, message = refusal
+            raise Trip(ident, message, error=ErrorCode.INTERLOCK, axis=name)
 
     async def _drive_valve(self, name: str, open_: bool) -> None:
         want = "open" if open_ else "closed"
@@ -156,6 +182,8 @@ class House(Subsystem):
                     await self.trigger("connected")
             async with self._fresh:
                 self._fresh.notify_all()
+            if self.on_fresh is not None:
+                self.on_fresh()
             moving = self.snapshot is not None and any(
                 valve_state(self.snapshot, ch) == "moving" for ch in self.cfg.valves.values()
             )

@@ -16,6 +16,7 @@ from calibd.core.deployment import RESET_DESTINATIONS, DeploymentSystem, action_
 from calibd.core.errors import CommandError, ErrorCode
 from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox
+from calibd.core.presence import Point, Segment
 from calibd.core.valves import ValveControl
 from calibd.subsystems.rov_motion import RovMotion
 from calibd.subsystems.rov_nav import Vec, check_target
@@ -200,6 +201,19 @@ class Rov(DeploymentSystem):
     def poll_fast(self) -> bool:
         """Fast whenever the thrusters may be on: the vehicle needs a heartbeat every poll."""
         return self.busy() or self.plant.thrusters or self.state == "HOLDING"
+
+    # ---- presence (for the interlock board) --------------------------------------------------
+
+    def point(self) -> Point | None:
+        return None if self.plant.parked else self.plant.position()
+
+    def cables_for(self, action: str, args: Any) -> tuple[Segment, ...]:
+        """The vehicle's straight path to the target (from the launch point when parked)."""
+        if action not in {"deploy", "move"}:
+            return ()
+        here = self.point() if action == "move" else None
+        start = here if here is not None else (0.0, 0.0, self.cfg.z_launch_m)
+        return ((start, args.point),)
 
     def status_fields(self) -> dict[str, Any]:
         p = self.plant

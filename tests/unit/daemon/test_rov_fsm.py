@@ -192,7 +192,7 @@ async def test_thruster_fault_zeroes_thrust_halts_winch_and_resets(rig: Rig) -> 
     assert rig.winch.commands[-1][0] == "halt" and not rig.winch.moving
     with pytest.raises(CommandError) as exc:
         await rig.cmd("move", x_m=1.0, y_m=0.0, z_m=8.0)
-    assert exc.value.code == "invalid_state"
+    assert exc.value.code == "interlock" and "thruster_fault" in exc.value.message
     rig.vehicle.fault_cleared = True
     await rig.cmd("reset")
     await rig.until("STOPPED")
