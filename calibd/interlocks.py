@@ -138,7 +138,7 @@ class InterlockBoard:
         if sub is None:  # the house: only the e-stop rows apply
             request = Request(system, action, entry=False)
         else:
-            entry_ = action not in NOT_ENTRY and not view.systems[system].deployed
+            entry_ = action not in NOT_ENTRY and not view.systems[system].inside
             request = Request(system, action, entry_, sub.cables_for(action, args))
         for rule, _, refuse in PLANT_INTERLOCKS:
             if sub is None and rule.id not in {"estop", "estop_input"}:

@@ -29,9 +29,10 @@ class PlantView:
     atmosphere: tuple[float, float] | None = None  # O2 ppm, radon mBq/m3
     permit: bool = False
 
-    def deployed(self, among: tuple[str, ...] | None = None, *, but: str = "") -> list[str]:
+    def inside(self, among: tuple[str, ...] | None = None, *, but: str = "") -> list[str]:
+        """Systems whose source is (or is about to be) in the detector."""
         names = self.systems if among is None else among
-        return [n for n in names if n != but and n in self.systems and self.systems[n].deployed]
+        return [n for n in names if n != but and n in self.systems and self.systems[n].inside]
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def _input_refuse(v: PlantView, r: Request) -> str | None:
 
 
 def _chimney_eval(v: PlantView) -> list[Finding]:
-    inside = v.deployed(CHIMNEY_SYSTEMS)
+    inside = v.inside(CHIMNEY_SYSTEMS)
     if len(inside) < v.cfg.max_in_chimney:
         return []
     others = [n for n in CHIMNEY_SYSTEMS if n in v.systems and n not in inside]
@@ -112,7 +113,7 @@ def _chimney_eval(v: PlantView) -> list[Finding]:
 def _chimney_refuse(v: PlantView, r: Request) -> str | None:
     if not r.entry or r.system not in CHIMNEY_SYSTEMS:
         return None
-    inside = v.deployed(CHIMNEY_SYSTEMS, but=r.system)
+    inside = v.inside(CHIMNEY_SYSTEMS, but=r.system)
     if len(inside) < v.cfg.max_in_chimney:
         return None
     return (
@@ -122,7 +123,7 @@ def _chimney_refuse(v: PlantView, r: Request) -> str | None:
 
 
 def _sources_eval(v: PlantView) -> list[Finding]:
-    out = v.deployed()
+    out = v.inside()
     n = v.cfg.max_sources_in_detector
     if len(out) < n:
         return []
@@ -135,7 +136,7 @@ def _sources_eval(v: PlantView) -> list[Finding]:
 def _sources_refuse(v: PlantView, r: Request) -> str | None:
     if not r.entry:
         return None
-    out = v.deployed(but=r.system)
+    out = v.inside(but=r.system)
     n = v.cfg.max_sources_in_detector
     if len(out) < n:
         return None

@@ -32,7 +32,9 @@ END_LIMIT_MARGIN_M = 0.3
 SNAG_FACTOR = 3.5
 SNAG_MIN_N = 60.0
 SLACK_FRACTION = 0.05
-POWER_ON_OFFSET_M = (0.002, 0.01)
+#: the car rests in its garage on its marks at power-on (the GT has no gate valve to prove
+#: that an off-mark car is outside: the daemon would count it as a source out)
+POWER_ON_OFFSET_M = (0.0, 0.0)
 
 
 class MarkMechanics:

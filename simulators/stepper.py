@@ -126,12 +126,13 @@ class Drive:
     def limit_pos(self, drum: float) -> bool:
         """LIMIT_POS state."""
         lim = self.mechanics.limit_pos_counts()
-        return self.forced_limit_pos or (lim is not None and drum >= lim)
+        # a drive halted by the switch stands on its edge: within half a count is on it
+        return self.forced_limit_pos or (lim is not None and drum >= lim - 0.5)
 
     def limit_neg(self, drum: float) -> bool:
         """LIMIT_NEG state."""
         lim = self.mechanics.limit_neg_counts()
-        return lim is not None and drum <= lim
+        return lim is not None and drum <= lim + 0.5
 
     # -- time --------------------------------------------------------------------------------
     def advance(self, t_s: float) -> None:

@@ -1,9 +1,10 @@
 """One cable axis (a spool drive, optionally with a load cell), shared by every system.
 
-The poll loop is the only reader: `Axes.poll()` reads every device once and wakes the motion
-sequences that wait for fresh data (`Axes.wait_poll`, `Axes.until`). The per-axis protections
-(drive alarm, limit switches, lost reference, load-cell error, over-tension, slack) are pure
-functions of the latest readings and a tension window the system computes.
+The poll loop is the only reader: `Axes.poll()` reads every device once; once the protections
+have judged the readings, `Axes.wake()` wakes the motion sequences that wait for fresh data
+(`Axes.wait_poll`, `Axes.until`), so no sequence acts on readings that tripped. The per-axis
+protections are the rows of `calibd/core/axis_rules.py`, pure functions of the latest
+readings, the motion trackers and a tension window the system computes.
 """
 
 from __future__ import annotations
@@ -249,11 +250,15 @@ class Axes:
         for label in self.lost.keys() - lost.keys():
             log.info("device_back", device=label)
         self.lost = lost
-        async with self._fresh:
-            self._fresh.notify_all()
         if lost:
             label, err = next(iter(lost.items()))
             raise Trip("comm_loss", f"{label}: {err}", axis=label.split()[-1])
+
+    async def wake(self) -> None:
+        """Wake the motion sequences waiting for fresh readings (the poll loop calls it once
+        the protections have judged the readings, and not when they tripped)."""
+        async with self._fresh:
+            self._fresh.notify_all()
 
     async def wait_poll(self) -> None:
         """Until the next poll has stored fresh readings."""

@@ -92,8 +92,10 @@ def _slip(v: AxisView) -> str | None:
 
 
 def _soft(v: AxisView) -> str | None:
+    # judged whenever the drive itself holds its reference (its HOMED bit), so a source left
+    # beyond a limit tightened while the daemon was down trips at the first poll
     a, s = v.axis, v.axis.status
-    if s is None or not v.homed or a.soft_rev is None:
+    if s is None or not s.homed or a.soft_rev is None:
         return None
     lo, hi = a.soft_rev
     if lo <= s.encoder_rev <= hi:

@@ -53,6 +53,10 @@ class Hardware(Protocol):
         """Read every device once; raise Trip(comm_loss) for a lost device."""
         ...
 
+    async def wake(self) -> None:
+        """Wake the motion sequences waiting for fresh readings."""
+        ...
+
     def check_protections(self) -> None:
         """Raise Trip for the first protection the latest readings violate."""
         ...
@@ -135,14 +139,24 @@ class DeploymentSystem(Subsystem):
         return valve if isinstance(valve, str) else None
 
     def presence(self) -> Presence:
+        """`inside`: the source is (or is about to be) in the detector. A system off its home
+        switch with its gate valve closed is not (the closed valve proves its source is above
+        it: it closes only with nothing in its path); one running an entry command is, from
+        the moment the command is accepted (so two systems cannot both be let in)."""
         fields = self.status_fields()
+        deployed = bool(fields.get("deployed"))
+        valve, valves = self.valve, getattr(self, "valves", None)
+        sealed = valve is not None and valves is not None and valves.valve(valve) == "closed"
+        entering = self.command is not None and self.command.action not in NOT_ENTRY
+        inside = entering or (deployed and not sealed)
         return Presence(
-            deployed=bool(fields.get("deployed")),
+            deployed=deployed,
+            inside=inside,
             moving=self.state in self.MOTION_STATES or self.hw.any_moving(),
             faulted=self.state == "FAULT",
             source=fields.get("source"),
-            valve=self.valve,
-            cables=self.cables() if fields.get("deployed") else (),
+            valve=valve,
+            cables=self.cables() if deployed and not sealed else (),
             point=self.point(),
         )
 
@@ -176,6 +190,13 @@ class DeploymentSystem(Subsystem):
             return
         self._tripping = True
         super().trip(exc)
+
+    async def _trip(self, exc: Trip) -> None:
+        if self.state == "FAULT":
+            return
+        # stop at once, before the FSM unwinds the running motion (on_enter_FAULT halts again)
+        await self.hw.halt_all()
+        await super()._trip(exc)
 
     # ---- state callbacks ---------------------------------------------------------------------
 
@@ -223,9 +244,11 @@ class DeploymentSystem(Subsystem):
                 except Trip as exc:
                     trip = exc
             if trip is not None and not (self._tripping or self.state == "FAULT"):
-                # the stop leaves from this poll, before the FSM unwinds the running motion
-                await self.hw.halt_all()
+                # the trip task halts every drive first thing; the motion sequences stay
+                # asleep (not woken by these readings) until the fault has cancelled them
                 self.trip(trip)
+            elif not (self._tripping and self.state != "FAULT"):
+                await self.hw.wake()
             if self.on_fresh is not None:
                 self.on_fresh()
             self.after_poll()

@@ -17,6 +17,7 @@ Segment = tuple[Point, Point]
 @dataclass(frozen=True)
 class Presence:
     deployed: bool  # not parked, even by a millimetre
+    inside: bool  # its source is, or is about to be, in the detector
     moving: bool  # a motion state or any drive in motion
     faulted: bool
     source: str | None  # the source it carries (None: none configured / a laser)

@@ -115,8 +115,6 @@ class AcuAxes:
         for label in self.lost.keys() - lost.keys():
             log.info("device_back", device=label)
         self.lost = lost
-        async with self._fresh:
-            self._fresh.notify_all()
         if lost:
             label, err = next(iter(lost.items()))
             raise Trip("comm_loss", f"{label}: {err}", axis=label.split()[-1])
@@ -130,6 +128,12 @@ class AcuAxes:
             self.units[name].status = res
         else:
             self.units[name].load = res
+
+    async def wake(self) -> None:
+        """Wake the motion sequences waiting for fresh readings (the poll loop calls it once
+        the protections have judged the readings, and not when they tripped)."""
+        async with self._fresh:
+            self._fresh.notify_all()
 
     async def wait_poll(self) -> None:
         async with self._fresh:

@@ -92,6 +92,9 @@ class ClsAxes:
     async def wait_poll(self) -> None:
         await self.axes.wait_poll()
 
+    async def wake(self) -> None:
+        await self.axes.wake()
+
     # ---- derived -----------------------------------------------------------------------------
 
     def all_parked(self) -> bool:

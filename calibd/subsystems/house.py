@@ -92,11 +92,9 @@ class House(Subsystem):
         return None if snap is None else (snap.o2_ppm, snap.radon_mbq_m3)
 
     async def open_valve(self, name: str) -> None:
-        self._guarded(name, True)
         await self._drive_valve(name, True)
 
     async def close_valve(self, name: str) -> None:
-        self._guarded(name, False)
         await self._drive_valve(name, False)
 
     def _guarded(self, name: str, open_: bool) -> None:
@@ -116,6 +114,7 @@ class House(Subsystem):
             raise Trip("house_unavailable", f"house is {self.state}", axis=name)
         if self.valve(name) == want and self._commanded.get(name) == open_:
             return
+        self._guarded(name, open_)
         try:
             await self.io.set_valve(self.cfg.valves[name], open_)
         except DriverError as exc:

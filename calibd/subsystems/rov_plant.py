@@ -133,11 +133,15 @@ class RovPlant:
             log.info("device_back", device=label)
         self.lost = lost
         self.polls += 1
-        async with self._fresh:
-            self._fresh.notify_all()
         if lost:
             label, err = next(iter(lost.items()))
             raise Trip("comm_loss", f"{label}: {err}", axis=label)
+
+    async def wake(self) -> None:
+        """Wake the motion sequences waiting for fresh readings (the poll loop calls it once
+        the protections have judged the readings, and not when they tripped)."""
+        async with self._fresh:
+            self._fresh.notify_all()
 
     async def send(self, dt_sim_s: float) -> None:
         """The vehicle's command for this poll (setpoint, mode, heartbeat)."""

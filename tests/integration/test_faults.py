@@ -60,7 +60,7 @@ async def test_tension_fault_during_motion(
         assert stopped[0]["reaction_ms"] < 500
         # latched: no motion, and reset refused while the cause is present
         move_id = await p.send("acu", "move", {"z_m": 0.0})
-        assert (await p.ack(move_id))["error"]["code"] == "invalid_state"
+        assert (await p.ack(move_id))["error"]["code"] == "interlock"
         reset_id = await p.send("acu", "reset")
         assert (await p.ack(reset_id))["error"]["code"] == "interlock"
         await asyncio.sleep(0.5)
@@ -94,8 +94,19 @@ async def test_device_loss_faults(mosquitto: Broker, tmp_path: Path) -> None:
         assert status["fault"]["code"] == "comm_loss"
         reset_id = await p.send("acu", "reset")
         assert (await p.ack(reset_id))["error"]["code"] == "interlock"
+        cleared_at = p.msgs[-1].at
         await stack.inject("clear")
-        await p.wait(lambda: not p.last("acu/telemetry")["lost"], 10.0, "device back")
+        await p.wait(
+            lambda: [
+                m
+                for m in p.msgs
+                if m.topic.endswith("/acu/telemetry")
+                and m.at > cleared_at
+                and not m.payload["lost"]
+            ],
+            10.0,
+            "device back",
+        )
         rep = await p.run("acu", "reset")
         assert rep["result"] == "completed", rep
         # the source is out: the FSM says so

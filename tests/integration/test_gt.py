@@ -176,7 +176,7 @@ async def test_snag_latches_fault_until_reset(mosquitto: Broker, tmp_path: Path)
         assert stopped[0]["fault"] == "snag"
         # latched: no motion, and reset refused while the cause is present
         move_id = await p.send("gt", "move", {"theta_deg": 40.0})
-        assert (await p.ack(move_id, "gt"))["error"]["code"] == "invalid_state"
+        assert (await p.ack(move_id, "gt"))["error"]["code"] == "interlock"
         reset_id = await p.send("gt", "reset")
         assert (await p.ack(reset_id, "gt"))["error"]["code"] == "interlock"
         # the car stopped where it was: two truths a while apart agree

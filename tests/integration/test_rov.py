@@ -138,7 +138,7 @@ async def test_bad_input_then_thruster_fault_and_reset(mosquitto: Broker, tmp_pa
         assert all(f == 0.0 for f in truth["thrust_n"])
         winch = p.last("rov/telemetry")["winch"]
         assert winch["moving"] is False
-        await _rejected(stack, "move", {"x_m": 1.0, "y_m": 0.0, "z_m": 10.0}, "invalid_state")
+        await _rejected(stack, "move", {"x_m": 1.0, "y_m": 0.0, "z_m": 10.0}, "interlock")
 
         await stack.inject("clear", system="rov")
         rep = await p.run("rov", "reset")

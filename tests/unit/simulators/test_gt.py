@@ -68,8 +68,8 @@ def test_pinned_and_slack(cfg: GtCfg) -> None:
 def test_power_on_homing_reaches_the_garage(cfg: GtCfg) -> None:
     gt = Gt(cfg, seed=1, noise_n=0.0, t_s=0.0)
     top, bottom = gt.drive["top"], gt.drive["bottom"]
-    assert top.drum_counts(0.0) > 0 and bottom.drum_counts(0.0) > 0  # off the marks
-    assert not gt.truth(0.0)["axes"]["top"]["parked"]  # type: ignore[index]
+    assert top.drum_counts(0.0) == 0 and bottom.drum_counts(0.0) == 0  # resting on the marks
+    assert gt.truth(0.0)["axes"]["top"]["parked"]  # type: ignore[index]
     speed = round(0.02 * gt.counts_per_m)
     _home(bottom, speed, 0.0)
     _home(top, speed, 0.0)
