@@ -89,7 +89,7 @@ class AcuMotion:
             return
         if not self.axes.all_parked():
             raise Trip(
-                "interlock",
+                "turntable_spool_out",
                 "the turntable may rotate only with every spool parked",
                 error=ErrorCode.INTERLOCK,
             )
