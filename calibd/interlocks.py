@@ -23,7 +23,7 @@ from typing import Any, Protocol, cast
 import structlog
 
 from calibd.cfg_interlocks import InterlocksCfg
-from calibd.core.deployment import NOT_ENTRY
+from calibd.core.deployment import enters
 from calibd.core.errors import CommandError, ErrorCode, Trip
 from calibd.core.interlock import Severity, entry
 from calibd.core.outbox import Outbox, Outgoing
@@ -138,7 +138,8 @@ class InterlockBoard:
         if sub is None:  # the house: only the e-stop rows apply
             request = Request(system, action, entry=False)
         else:
-            entry_ = action not in NOT_ENTRY and not view.systems[system].inside
+            here = view.systems[system]
+            entry_ = enters(action, here.deployed) and not here.inside
             request = Request(system, action, entry_, sub.cables_for(action, args))
         for rule, _, refuse in PLANT_INTERLOCKS:
             if sub is None and rule.id not in {"estop", "estop_input"}:

@@ -232,12 +232,14 @@ class Drive:
 
     # -- faults ------------------------------------------------------------------------------
     def set_stall(self, active: bool, t_s: float) -> None:
-        """Motor stops turning the drum (drum frozen) / recovers, keeping the lost steps."""
+        """Motor stops turning the drum (drum frozen) / recovers. The drive closes its loop on
+        the encoder: on recovery it stands where the drum is (the lost steps are dropped from
+        the motor counter), so positions stay in encoder counts."""
         self.advance(t_s)
         if active and self._stall_drum is None:
             self._stall_drum = self.drum_counts(t_s)
         elif not active and self._stall_drum is not None:
-            self._lost_counts = self.motor(t_s)[0] - self._stall_drum
+            self._halt(self._t_s, self._stall_drum + self._lost_counts)
             self._stall_drum = None
 
     def set_slip(self, active: bool, t_s: float) -> None:

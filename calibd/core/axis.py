@@ -63,6 +63,9 @@ class MotionTracker:
     stall_window_s: float = 0.5
     offset_rev: float | None = None
     now_s: float = 0.0
+    readings: int = 0
+    prev_rev: float | None = None  # encoder at the previous reading
+    last_rev: float | None = None
     _progress: tuple[float, float, float] = (0.0, 0.0, 0.0)  # encoder, commanded, time
 
     @classmethod
@@ -72,11 +75,23 @@ class MotionTracker:
 
     def observe(self, status: DriveStatus, now_s: float, counts_per_rev: int) -> None:
         self.now_s = now_s
+        self.readings += 1
+        self.prev_rev, self.last_rev = self.last_rev, status.encoder_rev
         if not status.moving or self.offset_rev is None:
             self.offset_rev = status.commanded_rev - status.encoder_rev
             self._progress = (status.encoder_rev, status.commanded_rev, now_s)
         elif abs(status.encoder_rev - self._progress[0]) > 2.0 / counts_per_rev:
             self._progress = (status.encoder_rev, status.commanded_rev, now_s)
+
+    def outward(self, lo_rev: float, hi_rev: float) -> bool:
+        """Whether the last reading moved further away from [lo, hi] than the one before."""
+        if self.prev_rev is None or self.last_rev is None:
+            return False
+
+        def beyond(rev: float) -> float:
+            return max(lo_rev - rev, rev - hi_rev, 0.0)
+
+        return beyond(self.last_rev) > beyond(self.prev_rev) + 1e-9
 
     def error_rev(self, status: DriveStatus) -> float:
         return status.commanded_rev - status.encoder_rev - (self.offset_rev or 0.0)

@@ -94,11 +94,14 @@ def _slip(v: AxisView) -> str | None:
 def _soft(v: AxisView) -> str | None:
     # judged whenever the drive itself holds its reference (its HOMED bit), so a source left
     # beyond a limit tightened while the daemon was down trips at the first poll
+    # after a reset the axis may stand outside and move back in; further out trips again
     a, s = v.axis, v.axis.status
-    if s is None or not s.homed or a.soft_rev is None:
+    if s is None or not s.homed or a.soft_rev is None or v.judging_reset:
         return None
     lo, hi = a.soft_rev
     if lo <= s.encoder_rev <= hi:
+        return None
+    if a.tracker.readings > 1 and not a.tracker.outward(lo, hi):
         return None
     return f"{a.name} at {s.encoder_rev:.3f} rev outside its soft limits [{lo:.3f}, {hi:.3f}]"
 
@@ -121,6 +124,16 @@ AXIS_INTERLOCKS: tuple[tuple[Interlock, Check], ...] = (
     ),
     (
         Interlock(
+            "limit",
+            T,
+            "a hard limit switch (end-of-cable or over-wind) is active",
+            "halt every drive, FAULT",
+            "refused while the switch is active (move off it by hand / expert); then `reset`",
+        ),
+        _limit,
+    ),
+    (
+        Interlock(
             "drive_alarm",
             T,
             "the drive reports an alarm (overload, over-current, following error...)",
@@ -129,16 +142,6 @@ AXIS_INTERLOCKS: tuple[tuple[Interlock, Check], ...] = (
             HW,
         ),
         _alarm,
-    ),
-    (
-        Interlock(
-            "limit",
-            T,
-            "a hard limit switch (end-of-cable or over-wind) is active",
-            "halt every drive, FAULT",
-            "refused while the switch is active (move off it by hand / expert); then `reset`",
-        ),
-        _limit,
     ),
     (
         Interlock(
@@ -210,10 +213,10 @@ AXIS_INTERLOCKS: tuple[tuple[Interlock, Check], ...] = (
         Interlock(
             "soft_limit",
             T,
-            "an axis is beyond its soft travel limit (targets beyond it are refused "
-            "`out_of_range` before anything moves)",
+            "an axis is found beyond its soft travel limit, or moves further out beyond it "
+            "(targets beyond it are refused `out_of_range` before anything moves)",
             "halt every drive, FAULT",
-            "`reset`, then `retract`",
+            "`reset` (it may then move back inside: `retract`, or `home` when not homed)",
         ),
         _soft,
     ),

@@ -15,7 +15,7 @@ from collections.abc import Awaitable
 from typing import Any, ClassVar, Protocol
 
 from calibd.core.commands import Args, Command, NoArgs
-from calibd.core.errors import Trip
+from calibd.core.errors import CommandError, ErrorCode, Trip
 from calibd.core.outbox import Outbox
 from calibd.core.presence import Point, Presence, Segment
 from calibd.core.subsystem import ActionSpec, Subsystem, sources
@@ -25,6 +25,15 @@ RESET_DESTINATIONS = frozenset({"UNKNOWN", "PARKED", "STOPPED"})
 NOT_ENTRY = frozenset({"status", "stop", "reset", "home", "select", "retract"})
 #: trips after which the encoder cannot be trusted: `reset` leads to UNKNOWN (home again)
 REHOME_AFTER = frozenset({"slip", "position_lost"})
+#: fresh readings a reset waits for after resetting the drive alarms (wall seconds)
+RESET_FRESH_S = 3.0
+
+
+def enters(action: str, deployed: bool) -> bool:
+    """Whether `action` takes a system that is not inside into the detector: every motion but
+    select/retract/home, and `home` too when the system is off its home switch (homing then
+    opens its gate valve: the source may be anywhere below it)."""
+    return action not in NOT_ENTRY or (action == "home" and deployed)
 
 
 def action_table(
@@ -55,6 +64,10 @@ class Hardware(Protocol):
 
     async def wake(self) -> None:
         """Wake the motion sequences waiting for fresh readings."""
+        ...
+
+    async def wait_poll(self) -> None:
+        """Until the next poll's readings have been judged."""
         ...
 
     def check_protections(self) -> None:
@@ -124,6 +137,20 @@ class DeploymentSystem(Subsystem):
 
     async def act_reset(self, cmd: Command, args: Any) -> None:
         await self.hw.reset_alarms()
+        # judge on readings taken after the alarm resets, not on a poll already in flight
+        try:
+            async with asyncio.timeout(RESET_FRESH_S):
+                await self.hw.wait_poll()
+                await self.hw.wait_poll()
+        except TimeoutError:
+            raise CommandError(ErrorCode.TIMEOUT, "no fresh readings after the reset") from None
+        try:
+            self.hw.check_protections()
+        except Trip as still:
+            if still.code not in REHOME_AFTER:  # those are what the reset is for
+                raise CommandError(
+                    ErrorCode.INTERLOCK, f"cause still present: {still.code}: {still.message}"
+                ) from None
         if self.hw.reference_lost() or (self.latched and self.latched.code in REHOME_AFTER):
             self.hw.homed = False  # reset leads to UNKNOWN: home again before any move
         self.latched = None
@@ -147,7 +174,7 @@ class DeploymentSystem(Subsystem):
         deployed = bool(fields.get("deployed"))
         valve, valves = self.valve, getattr(self, "valves", None)
         sealed = valve is not None and valves is not None and valves.valve(valve) == "closed"
-        entering = self.command is not None and self.command.action not in NOT_ENTRY
+        entering = self.command is not None and enters(self.command.action, deployed)
         inside = entering or (deployed and not sealed)
         return Presence(
             deployed=deployed,

@@ -125,6 +125,13 @@ class Acu(DeploymentSystem):
                 raise CommandError(ErrorCode.OUT_OF_RANGE, f"z_m {args.z_m} outside [{lo}, {hi}]")
 
     def check(self, action: str, args: Any) -> None:
+        if action == "select" and not self.axes.all_parked():
+            out = ", ".join(n for n, u in self.axes.units.items() if not u.parked)
+            raise CommandError(
+                ErrorCode.INTERLOCK,
+                f"turntable_spool_out: unit {out} is off its home switch; the turntable turns"
+                " only with every spool parked",
+            )
         if (
             action in {"select", "deploy"}
             and self.state == "STOPPED"
@@ -132,13 +139,6 @@ class Acu(DeploymentSystem):
         ):
             raise CommandError(
                 ErrorCode.INVALID_STATE, "a source is out: retract (or move) it first"
-            )
-        if action == "select" and not self.axes.all_parked():
-            out = ", ".join(n for n, u in self.axes.units.items() if not u.parked)
-            raise CommandError(
-                ErrorCode.INTERLOCK,
-                f"turntable_spool_out: unit {out} is off its home switch; the turntable turns"
-                " only with every spool parked",
             )
         if action == "move" and self.axes.current is None:
             raise CommandError(ErrorCode.INVALID_STATE, "no unit under the port")
