@@ -21,8 +21,8 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,6 +149,15 @@ def percentile(sorted_ms: list[float], q: float) -> float:
     return sorted_ms[rank - 1]
 
 
+def latency(sorted_ms: list[float]) -> dict[str, float | None]:
+    """p50/p90/p99/max of an ascending list, ms rounded to µs (None if empty)."""
+    out: dict[str, float | None] = {}
+    for q in (50, 90, 99):
+        out[f"p{q}_ms"] = round(percentile(sorted_ms, q), 3) if sorted_ms else None
+    out["max_ms"] = round(sorted_ms[-1], 3) if sorted_ms else None
+    return out
+
+
 def machine() -> dict[str, Any]:
     """Where the figures were taken."""
     return {
@@ -208,6 +217,27 @@ class Link:
         except TimeoutError:
             raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}") from None
 
+    async def online(self, stack: Rig, systems: list[str]) -> None:
+        """Until the daemon is online, the house READY and every system has a status."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            stack.check()
+            try:
+                await self.wait(
+                    lambda: (
+                        (self.last.get("daemon/state") or {}).get("state") == "online"
+                        and self.status("house").get("state") == "READY"
+                        and all(self.status(s) for s in systems)
+                    ),
+                    1.0,
+                    "daemon online",
+                )
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+            else:
+                return
+
     def status(self, system: str) -> dict[str, Any]:
         doc = self.last.get(f"{system}/status")
         return doc if isinstance(doc, dict) else {}
@@ -262,3 +292,16 @@ class Link:
         if rep.get("result") != "completed":
             raise RuntimeError(f"{system} {action} {args}: {rep}")
         return rep
+
+
+@asynccontextmanager
+async def linked(stack: Rig, tag: str) -> AsyncIterator[Link]:
+    """A Link on the rig's broker, recording until the block exits."""
+    async with client(stack.port, tag) as mqtt, asyncio.TaskGroup() as tg:
+        link = Link(mqtt, stack.root)
+        await link.subscribe()
+        collector = tg.create_task(link.collect())
+        try:
+            yield link
+        finally:
+            collector.cancel()

@@ -19,7 +19,7 @@ import os
 import time
 from typing import Any
 
-from _common import REPLY_TIMEOUT_S, client, machine, percentile, rig, wait_online
+from _common import REPLY_TIMEOUT_S, client, latency, machine, percentile, rig, wait_online
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -67,16 +67,12 @@ def main() -> None:
     with rig("ack_latency", keep=args.keep) as stack:
         lat = sorted(asyncio.run(measure(stack.port, stack.root, args.n)))
 
-    p99 = percentile(lat, 99)
     result = {
         "benchmark": "ack_latency",
         "n": len(lat),
-        "p50_ms": round(percentile(lat, 50), 3),
-        "p90_ms": round(percentile(lat, 90), 3),
-        "p99_ms": round(p99, 3),
-        "max_ms": round(lat[-1], 3),
+        **latency(lat),
         "target_p99_ms": TARGET_P99_MS,
-        "met": p99 <= TARGET_P99_MS,
+        "met": percentile(lat, 99) <= TARGET_P99_MS,
         **machine(),
     }
     print(json.dumps(result))
