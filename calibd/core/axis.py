@@ -221,6 +221,19 @@ async def wait_fresh_until(
         raise Trip("move_timeout", message, error=ErrorCode.TIMEOUT) from None
 
 
+async def halt_axes(axes: Iterable[Axis]) -> None:
+    """Quick-stop every drive at once, the moving ones first (a bus serves its drives in
+    turn); a drive that does not answer is logged, not raised."""
+    ordered = sorted(axes, key=lambda a: not (a.status is not None and a.status.moving))
+    drives = [a.drive for a in ordered]
+    results = await asyncio.gather(*(d.halt() for d in drives), return_exceptions=True)
+    for d, res in zip(drives, results, strict=True):
+        if isinstance(res, DriverError):
+            log.error("halt_failed", device=d.name, error=str(res))
+        elif isinstance(res, BaseException):
+            raise res
+
+
 async def driver_io(what: str, axis: str, coro: Awaitable[None]) -> None:
     """Await a driver call; a DriverError becomes Trip(comm_loss) on `axis`."""
     try:
@@ -299,14 +312,7 @@ class Axes:
         return any(a.status is not None and not a.status.homed for a in self.axes.values())
 
     async def halt_all(self) -> None:
-        """Quick-stop every drive at once; a drive that does not answer is logged, not raised."""
-        drives = [a.drive for a in self.axes.values()]
-        results = await asyncio.gather(*(d.halt() for d in drives), return_exceptions=True)
-        for d, res in zip(drives, results, strict=True):
-            if isinstance(res, DriverError):
-                log.error("halt_failed", device=d.name, error=str(res))
-            elif isinstance(res, BaseException):
-                raise res
+        await halt_axes(self.axes.values())
 
     async def reset_alarms(self) -> None:
         for a in self.axes.values():

@@ -11,6 +11,7 @@ Subclasses keep their own STATES/TRANSITIONS table and the system-specific callb
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable
 from typing import Any, ClassVar, Protocol
 
@@ -118,6 +119,11 @@ class DeploymentSystem(Subsystem):
         self.poll_idle_s = poll_idle_s
         self.target: Any = None  # the running/last move's goal, in the system's own terms
         self._tripping = False
+        self._poll_now = asyncio.Event()
+
+    def motion_started(self) -> None:
+        """A motion command was accepted: poll now, and fast from here on."""
+        self._poll_now.set()
 
     # ---- conditions --------------------------------------------------------------------------
 
@@ -246,8 +252,14 @@ class DeploymentSystem(Subsystem):
     # ---- poll ----------------------------------------------------------------------------------
 
     def busy(self) -> bool:
-        """Publish status on every poll: motion, a latched fault, a drive moving."""
-        return self.state in self.MOTION_STATES or self.state == "FAULT" or self.hw.any_moving()
+        """Publish status on every poll: a command running, motion, a latched fault, a drive
+        moving."""
+        return (
+            self.command is not None
+            or self.state in self.MOTION_STATES
+            or self.state == "FAULT"
+            or self.hw.any_moving()
+        )
 
     def poll_fast(self) -> bool:
         """Poll at `poll_fast_hz` (else every `poll_idle_s`)."""
@@ -271,9 +283,11 @@ class DeploymentSystem(Subsystem):
                 except Trip as exc:
                     trip = exc
             if trip is not None and not (self._tripping or self.state == "FAULT"):
-                # the trip task halts every drive first thing; the motion sequences stay
-                # asleep (not woken by these readings) until the fault has cancelled them
+                # the trip task halts every drive first thing (let it send the halt before
+                # this loop publishes); the motion sequences stay asleep (not woken by these
+                # readings) until the fault has cancelled them
                 self.trip(trip)
+                await asyncio.sleep(0)
             elif not (self._tripping and self.state != "FAULT"):
                 await self.hw.wake()
             if self.on_fresh is not None:
@@ -283,4 +297,8 @@ class DeploymentSystem(Subsystem):
             if self.busy() or self.status_due(1.0):
                 self.publish_status()
             period = 1.0 / self.poll_fast_hz if self.poll_fast() else self.poll_idle_s
-            await asyncio.sleep(max(0.0, period - (loop.time() - started)))
+            # an accepted motion command cuts an idle wait short: its first poll is now
+            self._poll_now.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, period - (loop.time() - started))):
+                    await self._poll_now.wait()

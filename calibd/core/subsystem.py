@@ -132,7 +132,11 @@ class Subsystem:
             raise CommandError(ErrorCode.INTERNAL, f"{self.name} is not running")
         if spec.motion:
             self.command = cmd
+            self.motion_started()
         self._tg.create_task(self._execute(cmd, args, spec), name=f"{self.name}:{cmd.id}")
+
+    def motion_started(self) -> None:
+        """Hook: a motion command was just accepted (deployment systems poll at once)."""
 
     def check_args(self, action: str, args: Any) -> None:
         """Argument values against limits (`out_of_range`), whatever the state."""

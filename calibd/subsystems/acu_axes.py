@@ -15,7 +15,7 @@ import structlog
 
 from calibd.cfg_interlocks import InterlocksCfg
 from calibd.config import AcuCfg, UnitCfg
-from calibd.core.axis import Axis, MotionTracker, TensionWindow
+from calibd.core.axis import Axis, MotionTracker, TensionWindow, halt_axes
 from calibd.core.errors import ErrorCode, Trip
 from calibd.core.spool import Drum, HangingCable, SpoolModel
 from drivers.base import Drive, ForceSensor
@@ -222,14 +222,8 @@ class AcuAxes:
     # ---- actions on every drive --------------------------------------------------------------
 
     async def halt_all(self) -> None:
-        """Quick-stop every drive at once; a drive that does not answer is logged, not raised."""
-        drives = [self.turntable] + [u.drive for u in self.units.values()]
-        results = await asyncio.gather(*(d.halt() for d in drives), return_exceptions=True)
-        for d, res in zip(drives, results, strict=True):
-            if isinstance(res, DriverError):
-                log.error("halt_failed", device=d.name, error=str(res))
-            elif isinstance(res, BaseException):
-                raise res
+        """Quick-stop every drive at once, the moving ones first."""
+        await halt_axes([self.tt, *self.units.values()])
 
     def reference_lost(self) -> bool:
         """A drive that was homed no longer is (power loss): positions cannot be trusted."""
