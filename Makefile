@@ -12,7 +12,7 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 help:
 	@echo "make demo   - install what is missing and run the HIL demo (mosquitto + calibsim + calibd)"
 	@echo "make test   - install what is missing, then ruff, mypy --strict, import-linter, pytest"
-	@echo "make bench  - command->ack latency benchmark (JSON)"
+	@echo "make bench  - command->ack latency and interlock reaction benchmarks (JSON)"
 	@echo "make schema - regenerate config/schema.json"
 
 setup: venv mosquitto
@@ -65,6 +65,8 @@ schema: venv
 
 bench: setup
 	PATH="/usr/sbin:$$PATH" $(PY) bench/ack_latency.py
+	PATH="/usr/sbin:$$PATH" $(PY) bench/reaction.py --n 200
+	PATH="/usr/sbin:$$PATH" $(PY) bench/reaction.py --n 50 --rest-s 0.6
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
