@@ -190,9 +190,10 @@ class Cls(DeploymentSystem):
     def _cables_to(self, x_m: float, z_m: float) -> tuple[Segment, ...]:
         """Chimney, central cable and side cable to a source at (x, z), as straight lines in
         the CLS plane (y = 0); the sag is well inside the ROV keep-out margin."""
-        ex, ez = self.model.exit_point()
+        # the chimney exit from the configuration, not from the cable model: solving the model
+        # here would move its warm start away from the source's branch
         loop = self.model.loop
-        exit_ = (ex, 0.0, ez)
+        exit_ = (0.0, 0.0, self.cfg.chimney_exit_z_m)
         src = (x_m, 0.0, z_m)
         return (
             ((0.0, 0.0, self.cfg.z_valve_m), exit_),
