@@ -155,6 +155,8 @@ class Rov(DeploymentSystem):
         await self.run_trigger("retract", {"PARKED"})
 
     async def act_reset(self, cmd: Command, args: Any) -> None:
+        # the base's reset, judged on `violation()`: the plant's check_protections debounces
+        # tension trips over several polls and must not count this judgement as a poll
         await self.plant.reset_alarms()
         # judge on readings taken after the alarm resets, not on a poll already in flight
         try:
