@@ -84,24 +84,43 @@ class InterlockBoard:
         self.period_s = period_s
         self.permit = False
         self._estop: str | None = None
+        self._input_latched = False  # the e-stop circuit opened since the last global reset
+        self._presence: dict[str, Presence] = {}  # each system's, as of its latest poll
         self._rules: dict[tuple[str, str], dict[str, Any]] = {}  # active rule entries
         self._published: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._published_rules: set[tuple[Any, ...]] = set()
         for sub in subsystems.values():
             sub.gate = self
-            sub.on_fresh = self.evaluate
+            sub.on_fresh = self.fresh
         house.guard = self
 
     # ---- inputs --------------------------------------------------------------------------------
 
-    def view(self) -> PlantView:
+    def view(self, *, cached: bool = False) -> PlantView:
+        """The plant now. `cached`: each system as of its latest poll (evaluation after a poll);
+        otherwise every system asked afresh (a command check must see commands just accepted)."""
+        if not cached or self._presence.keys() != self.deployment.keys():
+            self._presence = {n: s.presence() for n, s in self.deployment.items()}
+        circuit = self.house.estop_ok()
+        if circuit is False:
+            self._input_latched = True
         return PlantView(
-            systems={n: s.presence() for n, s in self.deployment.items()},
+            systems=dict(self._presence),
             cfg=self.cfg,
             estop=self._estop,
-            estop_input_open=self.house.estop_ok() is False,
+            estop_input_open=circuit is False,
+            estop_input_latched=self._input_latched,
             atmosphere=self.house.atmosphere(),
             permit=self.permit,
+            ready=circuit is not None and all(p.known for p in self._presence.values()),
         )
+
+    def fresh(self, system: str) -> None:
+        """A subsystem has judged fresh readings: update its presence, evaluate the rules."""
+        sub = self.deployment.get(system)
+        if sub is not None and self._presence:
+            self._presence[system] = sub.presence()
+        self.evaluate(cached=True)
 
     def estop(self, message: str) -> list[str]:
         """The global e-stop: latch and trip every deployment system now; their names."""
@@ -111,10 +130,13 @@ class InterlockBoard:
         return sorted(self.deployment)
 
     def release_estop(self) -> None:
-        """The global `reset`: release the e-stop latch (systems are reset one by one)."""
+        """The global `reset`: release the e-stop latches (the input's only once the circuit is
+        closed); the systems are then reset one by one."""
         if self._estop is not None:
             log.info("estop_released")
         self._estop = None
+        if self.house.estop_ok() is not False:
+            self._input_latched = False
 
     def set_permit(self, payload: bytes) -> None:
         """Run control's permit message: `{"permit": true}` (or a bare JSON `true`) grants it;
@@ -172,7 +194,7 @@ class InterlockBoard:
                 key = (f.system, f.id)
                 old = self._rules.get(key)
                 since = old["since"] if old and old["severity"] == f.severity else iso_now()
-                now[key] = entry(f.id, f.system, f.severity, f.message, since, latched=False)
+                now[key] = entry(f.id, f.system, f.severity, f.message, since, latched=f.latched)
         for key in now.keys() - self._rules.keys():
             log.warning("interlock_raised", **now[key])
         self._rules = now
@@ -195,9 +217,9 @@ class InterlockBoard:
             out.extend(sub.warnings.values())
         return out
 
-    def evaluate(self) -> None:
+    def evaluate(self, *, cached: bool = False) -> None:
         """Apply the rules and publish the board if it changed."""
-        self._apply(self.view())
+        self._apply(self.view(cached=cached))
         now: dict[tuple[Any, ...], dict[str, Any]] = {
             (e["system"], e["id"], e["latched"]): e for e in self.active()
         }
@@ -205,15 +227,13 @@ class InterlockBoard:
             k: (v["message"], v["severity"]) for k, v in self._published.items()
         }:
             return
-        rules: set[tuple[Any, ...]] = {(s, i, False) for s, i in self._rules}
+        # events for the rules' entries (faults and warnings announce themselves)
+        rules: set[tuple[Any, ...]] = {(s, i, e["latched"]) for (s, i), e in self._rules.items()}
         for key in (now.keys() - self._published.keys()) & rules:
             self._event("raised", now[key])
-        gone = self._published.keys() - now.keys()
-        for key in gone:
-            old = self._published[key]
-            if not old["latched"] and old["severity"] != "warning":
-                self._event("cleared", old)
-        self._published = now
+        for key in (self._published.keys() - now.keys()) & self._published_rules:
+            self._event("cleared", self._published[key])
+        self._published, self._published_rules = now, rules
         self.outbox.interlocks({"ts": iso_now(), "active": list(now.values())})
 
     def _event(self, state: str, item: dict[str, Any]) -> None:

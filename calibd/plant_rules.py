@@ -26,6 +26,8 @@ class PlantView:
     cfg: InterlocksCfg
     estop: str | None = None  # message of the latched global e-stop
     estop_input_open: bool = False
+    estop_input_latched: bool = False  # the circuit opened since the last global reset
+    ready: bool = True  # every system and the house have been read at least once
     atmosphere: tuple[float, float] | None = None  # O2 ppm, radon mBq/m3
     permit: bool = False
 
@@ -52,6 +54,7 @@ class Finding:
     severity: Severity
     message: str
     trips: tuple[str, ...] = field(default=())
+    latched: bool = False
 
 
 Evaluate = Callable[[PlantView], list[Finding]]
@@ -82,16 +85,23 @@ def _estop_refuse(v: PlantView, r: Request) -> str | None:
 
 
 def _input_eval(v: PlantView) -> list[Finding]:
-    if not v.estop_input_open:
-        return []
-    msg = "house e-stop circuit open: every drive stopped"
-    return [Finding("estop_input", "house", T, msg, _unfaulted(v))]
+    if v.estop_input_open:
+        msg = "house e-stop circuit open: every drive stopped"
+        return [Finding("estop_input", "house", T, msg, _unfaulted(v))]
+    if v.estop_input_latched:
+        msg = "house e-stop circuit was opened: send the global reset"
+        return [Finding("estop_input", "house", T, msg, latched=True)]
+    return []
 
 
 def _input_refuse(v: PlantView, r: Request) -> str | None:
-    if not v.estop_input_open or r.action in ALWAYS_ALLOWED:
+    if r.action in ALWAYS_ALLOWED:
         return None
-    return "house e-stop circuit open: close it, then reset"
+    if v.estop_input_open:
+        return "house e-stop circuit open: close it, then send the global reset"
+    if v.estop_input_latched:
+        return "house e-stop circuit was opened: send the global reset"
+    return None
 
 
 # ---- chimney and sources ------------------------------------------------------------------------
@@ -99,12 +109,12 @@ def _input_refuse(v: PlantView, r: Request) -> str | None:
 
 def _chimney_eval(v: PlantView) -> list[Finding]:
     inside = v.inside(CHIMNEY_SYSTEMS)
-    if len(inside) < v.cfg.max_in_chimney:
+    if not v.ready or len(inside) < v.cfg.max_in_chimney:
         return []
     others = [n for n in CHIMNEY_SYSTEMS if n in v.systems and n not in inside]
-    msg = (
-        f"{', '.join(inside)} in the detector: {', '.join(others) or 'nothing else'} may not enter"
-    )
+    msg = f"{', '.join(inside)} in the detector"
+    if others:
+        msg += f": {', '.join(others)} may not enter"
     if len(inside) > v.cfg.max_in_chimney:
         return [Finding("chimney_exclusive", inside[0], T, "too many " + msg, _moving(v, inside))]
     return [Finding("chimney_exclusive", inside[0], I, msg)]
@@ -125,7 +135,7 @@ def _chimney_refuse(v: PlantView, r: Request) -> str | None:
 def _sources_eval(v: PlantView) -> list[Finding]:
     out = v.inside()
     n = v.cfg.max_sources_in_detector
-    if len(out) < n:
+    if not v.ready or len(out) < n:
         return []
     msg = f"{len(out)} of at most {n} sources out ({', '.join(out)}): no further deployment"
     if len(out) > n:
@@ -221,7 +231,7 @@ def _permit_refuse(v: PlantView, r: Request) -> str | None:
 
 def _keepout_eval(v: PlantView) -> list[Finding]:
     rov = v.systems.get("rov")
-    if rov is None or not rov.deployed or rov.point is None:
+    if not v.ready or rov is None or not rov.deployed or rov.point is None:
         return []
     out: list[Finding] = []
     for name, p in v.systems.items():
@@ -278,8 +288,8 @@ PLANT_INTERLOCKS: tuple[tuple[Interlock, Evaluate, Refuse], ...] = (
             T,
             "the house e-stop circuit (IO module DI16, fail-safe) is open",
             "every deployment system halts and latches FAULT `estop_input`; every command but "
-            "status/stop is refused while the circuit is open",
-            "close the circuit, then `reset` (per system or global)",
+            "status/stop is refused until the global reset, even once the circuit is closed",
+            "close the circuit, then the global `reset`",
         ),
         _input_eval,
         _input_refuse,

@@ -120,6 +120,7 @@ class DeploymentSystem(Subsystem):
         self.target: Any = None  # the running/last move's goal, in the system's own terms
         self._tripping = False
         self._poll_now = asyncio.Event()
+        self.polls = 0
 
     def motion_started(self) -> None:
         """A motion command was accepted: poll now, and fast from here on."""
@@ -190,6 +191,7 @@ class DeploymentSystem(Subsystem):
             source=fields.get("source"),
             valve=valve,
             cables=self.cables() if deployed and not sealed else (),
+            known=self.polls > 0,
             point=self.point(),
         )
 
@@ -277,6 +279,7 @@ class DeploymentSystem(Subsystem):
                 await self.hw.poll()
             except Trip as exc:
                 trip = exc
+            self.polls += 1
             if trip is None and self.state != "FAULT":
                 try:
                     self.hw.check_protections()
@@ -288,10 +291,14 @@ class DeploymentSystem(Subsystem):
                 # readings) until the fault has cancelled them
                 self.trip(trip)
                 await asyncio.sleep(0)
+            elif self.state == "FAULT" and self.hw.any_moving():
+                # a drive that did not answer the fault's halt (or was started behind our
+                # back) is halted again on every poll until it stands
+                await self.hw.halt_all()
             elif not (self._tripping and self.state != "FAULT"):
                 await self.hw.wake()
             if self.on_fresh is not None:
-                self.on_fresh()
+                self.on_fresh(self.name)
             self.after_poll()
             self.telemetry(self.hw.telemetry())
             if self.busy() or self.status_due(1.0):

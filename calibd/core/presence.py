@@ -24,6 +24,7 @@ class Presence:
     valve: str | None  # its gate valve (None: GT)
     cables: tuple[Segment, ...] = ()  # deployed cables, detector frame
     point: Point | None = None  # the vehicle's position (ROV)
+    known: bool = True  # read at least once (before that, `inside` is assumed)
 
 
 def point_segment_m(p: Point, seg: Segment) -> float:

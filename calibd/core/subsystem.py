@@ -95,7 +95,7 @@ class Subsystem:
         #: cross-system inhibits (the interlock board), consulted before a command is accepted
         self.gate: Gate | None = None
         #: called after every poll of fresh data (the board evaluates its rules at once)
-        self.on_fresh: Callable[[], None] | None = None
+        self.on_fresh: Callable[[str], None] | None = None
 
     # ---- commands -------------------------------------------------------------------------
 

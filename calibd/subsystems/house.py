@@ -182,7 +182,7 @@ class House(Subsystem):
             async with self._fresh:
                 self._fresh.notify_all()
             if self.on_fresh is not None:
-                self.on_fresh()
+                self.on_fresh(self.name)
             moving = self.snapshot is not None and any(
                 valve_state(self.snapshot, ch) == "moving" for ch in self.cfg.valves.values()
             )

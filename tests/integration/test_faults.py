@@ -194,13 +194,22 @@ async def test_house_estop_input_trips_every_system(mosquitto: Broker, tmp_path:
         assert rep["result"] == "completed"
 
         await stack.inject("clear", system="house")
+        # closed again: the input stays latched, like the MQTT e-stop, until the global reset
         await p.wait(
-            lambda: not any(e["system"] == "house" for e in p.last("interlocks")["active"]),
+            lambda: [
+                e
+                for e in p.last("interlocks")["active"]
+                if e["system"] == "house" and e["id"] == "estop_input" and e["latched"]
+            ],
             5.0,
-            "circuit closed",
+            "circuit closed, input latched",
         )
-        rep = await p.run("acu", "reset")
+        ack = await p.ack(await p.send("acu", "reset"), "acu")
+        assert ack["result"] == "rejected" and "global reset" in ack["error"]["message"], ack
+        reset_id = await p.send(None, "reset")
+        rep = await p.final(reset_id, None)
         assert rep["result"] == "completed", rep
+        assert rep["results"]["acu"] == "reset", rep
         await p.wait(
             lambda: not any(e["system"] == "acu" for e in p.last("interlocks")["active"]),
             5.0,

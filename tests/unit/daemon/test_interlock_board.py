@@ -127,9 +127,19 @@ def test_estop_input_trips_every_system_and_inhibits(rig: Rig) -> None:
     board.evaluate()  # unchanged: no new board
     assert _boards(_drain(outbox)) == []
 
+    # closed again: still latched (like the global e-stop) until the global reset
     house.ok = True
     board.evaluate()
+    assert "global reset" in _refused(board, "acu", "reset")
+    items = _drain(outbox)
+    assert [(e["id"], e["latched"]) for e in _boards(items)[-1]["active"]] == [
+        ("estop_input", True)
+    ]
+    # the "circuit open" entry cleared, the "send the global reset" one raised
+    assert [i.payload["state"] for i in items if i.kind == "event"] == ["raised", "cleared"]
+    board.release_estop()
     board.check("acu", "reset", None)
+    board.evaluate()
     items = _drain(outbox)
     assert _boards(items)[-1]["active"] == []
     assert [i.payload["state"] for i in items if i.kind == "event"] == ["cleared"]
