@@ -1,7 +1,7 @@
 """Proven invariants (issue 4): a hypothesis state machine drives every system, the house, the
-dispatcher and the interlock board on fakes (`fakeplant`) in virtual time (`tests.vtime`)
+dispatcher and the interlock board on fakes (`plant/`) in virtual time (`tests.vtime`)
 through random operator commands, global e-stops and resets, injected and cleared faults,
-and waits. After every step, judged from the fakes' true state (`fakeplant.Monitor`):
+and waits. After every step, judged from the fakes' true state (`plant.monitor.Monitor`):
 
 1. never more of acu/cls1/cls2/rov in the detector at once (a spool or winch off its parked
    switch) than `[interlocks] max_in_chimney` (1: they share the chimney);
@@ -42,7 +42,9 @@ from hypothesis.stateful import (
 
 from drivers.fake import ManualClock
 from drivers.stepper import AlarmCode
-from tests.unit.daemon.fakeplant import Fault, PlantDrive, Rig, configs, fault_catalog
+from tests.unit.daemon.plant.config import Fault, configs, fault_catalog
+from tests.unit.daemon.plant.fakes import PlantDrive
+from tests.unit.daemon.plant.rig import Rig
 from tests.vtime import VirtualTimeLoop
 
 MIN_STEPS = 10_000

@@ -1,0 +1,1 @@
+"""The whole plant on in-memory fakes, in virtual time, for the stateful invariants test."""
