@@ -89,7 +89,7 @@ class HouseCfg(Strict):
     io: ModbusDeviceCfg
     valves: dict[str, int] = Field(default_factory=dict)
     valve_timeout_s: float = Field(10.0, gt=0)
-    poll_s: float = Field(0.5, gt=0, le=5.0)
+    poll_s: float = Field(0.1, gt=0, le=5.0, description="idle poll: the e-stop input and O2/radon")
 
     @model_validator(mode="after")
     def _channels(self) -> Self:
