@@ -25,11 +25,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _load(args.config)
     configure_logging(settings.log.json_output, settings.log.level)
     from calibd.app import run_daemon
+    from calibd.store.db import StoreError
 
     try:
         asyncio.run(run_daemon(settings))
     except (asyncio.CancelledError, KeyboardInterrupt):
         return 0
+    except StoreError as exc:
+        print(f"store error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -20,6 +20,8 @@ from calibd.core.timefmt import iso
 from calibd.interlocks import InterlockBoard
 from calibd.mqtt import MqttEdge
 from calibd.state import next_session
+from calibd.store.db import Store, StoreError
+from calibd.store.ledger import CommandLedger
 from calibd.subsystems.house import House
 from calibd.systemd import sd_notify, watchdog_interval_s
 
@@ -39,13 +41,19 @@ async def run_daemon(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM (or cancellation); drives are stopped on the way out."""
     session = await asyncio.to_thread(next_session, settings.state.dir)
     started_at = iso(datetime.now(UTC))
+    store = Store.in_dir(settings.state.dir)
+    await store.open()  # StoreError: refuse to start (nothing has been touched yet)
+    ledger = CommandLedger(store)
     outbox = Outbox(settings.mqtt.outbound_queue)
+    outbox.tap = ledger.tap
     buses = Buses()
     subsystems = build(settings, buses, outbox)
     house = subsystems["house"]
     assert isinstance(house, House)
     board = InterlockBoard(subsystems, house, outbox, settings.interlocks)
-    dispatcher = Dispatcher(subsystems, outbox, board)
+    dispatcher = Dispatcher(
+        subsystems, outbox, board, seen=await ledger.recent_ids(), on_new_id=ledger.add_id
+    )
     birth: dict[str, Any] = {"version": __version__, "session": session, "started_at": started_at}
     watch: dict[str, Callable[[bytes], None]] = {}
     permit = settings.interlocks.run_permit
@@ -71,6 +79,7 @@ async def run_daemon(settings: Settings) -> None:
             for name, sub in subsystems.items():
                 tg.create_task(sub.run(), name=f"subsystem:{name}")
             tg.create_task(board.run(), name="interlocks")
+            tg.create_task(ledger.run(), name="ledger")
             tg.create_task(edge.run(), name="mqtt")
             tg.create_task(_watchdog(edge), name="watchdog")
             sd_notify("READY=1", f"STATUS=session {session}")
@@ -82,4 +91,10 @@ async def run_daemon(settings: Settings) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await buses.close_all()
+        try:
+            async with asyncio.timeout(5.0):
+                await ledger.flush()
+                await store.close()
+        except (StoreError, TimeoutError) as exc:
+            log.error("store_close_failed", error=str(exc))
         log.info("stopped")

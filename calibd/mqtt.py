@@ -154,11 +154,12 @@ class MqttEdge:
             await asyncio.sleep(backoff_s)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
-        online = self._state("online")
-        await cancel_safe(client.publish(self.topics.daemon_state, online, qos=1, retain=True))
+        # subscribe first: a client that sees `online` may send a command at once
         opts = SubscribeOptions(qos=1, retainAsPublished=True)
         for topic in [*self.topics.subscriptions(), *self.watch]:
             await cancel_safe(client.subscribe(topic, options=opts))
+        online = self._state("online")
+        await cancel_safe(client.publish(self.topics.daemon_state, online, qos=1, retain=True))
         for system, doc in self.outbox.latest_statuses().items():
             await self._publish(client, Outgoing("status", system, doc))
         board = self.outbox.latest_interlocks()

@@ -8,6 +8,7 @@ always heard.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import structlog
@@ -36,21 +37,30 @@ class Safety(Protocol):
 
 class Dispatcher:
     def __init__(
-        self, subsystems: dict[str, Subsystem], outbox: Outbox, safety: Safety | None = None
+        self,
+        subsystems: dict[str, Subsystem],
+        outbox: Outbox,
+        safety: Safety | None = None,
+        *,
+        seen: Iterable[str] = (),
+        on_new_id: Callable[[str, str | None], None] | None = None,
     ) -> None:
         self.subsystems = subsystems
         self.outbox = outbox
         self.safety = safety
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        #: ids already used (seeded from the store, so duplicates are refused across restarts)
+        self._seen: OrderedDict[str, None] = OrderedDict.fromkeys(seen)
+        self._on_new_id = on_new_id
 
     def handle(self, inbound: Inbound) -> None:
         system = inbound.system
         cmd_id = peek_id(inbound.payload)
         action: str | None = None
+        operator: str | None = None
         try:
             cmd = parse(inbound)
-            action = cmd.action
-            self._dedupe(cmd.id)
+            action, operator = cmd.action, cmd.operator
+            self._dedupe(cmd.id, system)
             if system is None:
                 self._global(cmd)
                 return
@@ -61,7 +71,7 @@ class Dispatcher:
                 raise CommandError(ErrorCode.UNKNOWN_ACTION, "no expert actions in this version")
             sub.submit(cmd)
         except CommandError as exc:
-            self._reply(inbound, cmd_id, system, action, exc)
+            self._reply(inbound, cmd_id, system, action, exc, operator)
             return
         accepted = reply(cmd.id, system, cmd.action, "accepted")
         self._send(system, cmd, accepted)
@@ -77,10 +87,12 @@ class Dispatcher:
         }
         self.outbox.put(Outgoing("event", system, audit))
 
-    def _dedupe(self, cmd_id: str) -> None:
+    def _dedupe(self, cmd_id: str, system: str | None) -> None:
         if cmd_id in self._seen:
             raise CommandError(ErrorCode.DUPLICATE, f"command id {cmd_id!r} was already used")
         self._seen[cmd_id] = None
+        if self._on_new_id is not None:
+            self._on_new_id(cmd_id, system)
         if len(self._seen) > _SEEN_IDS:
             self._seen.popitem(last=False)
 
@@ -91,6 +103,7 @@ class Dispatcher:
         system: str | None,
         action: str | None,
         exc: CommandError,
+        operator: str | None = None,
     ) -> None:
         if exc.code == ErrorCode.BAD_JSON:
             cmd_id = None
@@ -106,6 +119,7 @@ class Dispatcher:
             "action": action,
             "result": "rejected",
             "error": exc.as_dict(),
+            "operator": operator,
             "ts": payload["ts"],
         }
         self.outbox.put(Outgoing("event", system, audit))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -36,6 +37,8 @@ class Outbox:
         self._pending: set[str] = set()
         self._wake = asyncio.Event()
         self._interlocks: dict[str, Any] | None = None
+        #: sees every event put (the store's ledger records the command audit from it)
+        self.tap: Callable[[Outgoing], None] | None = None
         self.dropped = 0
 
     def status(self, system: str, payload: dict[str, Any]) -> None:
@@ -45,6 +48,8 @@ class Outbox:
             self._append(system)
 
     def put(self, item: Outgoing) -> None:
+        if self.tap is not None:
+            self.tap(item)
         self._append(item)
 
     def latest_statuses(self) -> dict[str, dict[str, Any]]:
