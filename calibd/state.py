@@ -1,4 +1,4 @@
-"""The state directory: for now the session counter (persistence proper comes with the store)."""
+"""The state directory's session counter (the database is `calibd/store`)."""
 
 from __future__ import annotations
 

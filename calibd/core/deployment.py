@@ -151,18 +151,24 @@ class DeploymentSystem(Subsystem):
                 await self.hw.wait_poll()
         except TimeoutError:
             raise CommandError(ErrorCode.TIMEOUT, "no fresh readings after the reset") from None
-        try:
-            self.hw.check_protections()
-        except Trip as still:
-            if still.code not in REHOME_AFTER:  # those are what the reset is for
-                raise CommandError(
-                    ErrorCode.INTERLOCK, f"cause still present: {still.code}: {still.message}"
-                ) from None
+        still = self.reset_cause()
+        if still is not None and still.code not in REHOME_AFTER:  # those the reset is for
+            raise CommandError(
+                ErrorCode.INTERLOCK, f"cause still present: {still.code}: {still.message}"
+            )
         if self.hw.reference_lost() or (self.latched and self.latched.code in REHOME_AFTER):
             self.hw.homed = False  # reset leads to UNKNOWN: home again before any move
         self.latched = None
         self._tripping = False
         await self.run_trigger("reset", RESET_DESTINATIONS)
+
+    def reset_cause(self) -> Trip | None:
+        """The protection that still holds on the fresh readings a reset judges (None: gone)."""
+        try:
+            self.hw.check_protections()
+        except Trip as still:
+            return still
+        return None
 
     # ---- presence (for the interlock board) ----------------------------------------------------
 

@@ -30,8 +30,9 @@ class StoreError(Exception):
 
 def _open(path: Path, migrations: Sequence[str]) -> sqlite3.Connection:
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"{path}: cannot open the store: {exc}") from exc
     try:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -94,7 +95,6 @@ class Store:
 
     async def open(self) -> None:
         """Open (creating it if missing), check and migrate; StoreError if it cannot."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
         self._conn = await loop.run_in_executor(self._pool, _open, self.path, self._migrations)
 

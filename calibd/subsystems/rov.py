@@ -7,13 +7,12 @@ The FSM table below is the whole behaviour; `on_enter_*` callbacks carry the lon
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from calibd.cfg_rov import RovCfg
 from calibd.core.commands import Args, Command, NoArgs
-from calibd.core.deployment import RESET_DESTINATIONS, DeploymentSystem, action_table
-from calibd.core.errors import CommandError, ErrorCode
+from calibd.core.deployment import DeploymentSystem, action_table
+from calibd.core.errors import CommandError, ErrorCode, Trip
 from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox
 from calibd.core.presence import Point, Segment
@@ -36,7 +35,6 @@ STATES = [
 ]
 MOTION_STATES = frozenset({"HOMING", "LAUNCHING", "NAVIGATING", "RETURNING", "RECOVERING"})
 OUT_STATES = ["LAUNCHING", "NAVIGATING", "HOLDING", "RETURNING", "RECOVERING"]
-RESET_FRESH_S = 2.0
 _NOT_FAULT = [s for s in STATES if s != "FAULT"]
 
 TRANSITIONS: list[dict[str, Any]] = [
@@ -154,27 +152,12 @@ class Rov(DeploymentSystem):
         self.target = self.motion.launch_point
         await self.run_trigger("retract", {"PARKED"})
 
-    async def act_reset(self, cmd: Command, args: Any) -> None:
-        # the base's reset, judged on `violation()`: the plant's check_protections debounces
-        # tension trips over several polls and must not count this judgement as a poll
-        await self.plant.reset_alarms()
-        # judge on readings taken after the alarm resets, not on a poll already in flight
-        try:
-            async with asyncio.timeout(RESET_FRESH_S):
-                await self.plant.wait_poll()
-                await self.plant.wait_poll()
-        except TimeoutError:
-            raise CommandError(ErrorCode.TIMEOUT, "no fresh readings after the reset") from None
+    def reset_cause(self) -> Trip | None:
+        """Judged on `violation()`: the plant's check_protections debounces tension trips over
+        several polls and must not count a reset's judgement as one; a lost device is the
+        submit-time check's business."""
         still = self.plant.violation()
-        if still is not None and still.code != "comm_loss":
-            raise CommandError(
-                ErrorCode.INTERLOCK, f"cause still present: {still.code}: {still.message}"
-            )
-        if self.plant.reference_lost():
-            self.plant.homed = False  # reset leads to UNKNOWN: home again before any move
-        self.latched = None
-        self._tripping = False
-        await self.run_trigger("reset", RESET_DESTINATIONS)
+        return None if still is None or still.code == "comm_loss" else still
 
     # ---- state callbacks ---------------------------------------------------------------------
 
