@@ -22,6 +22,7 @@ from calibd.mqtt import MqttEdge
 from calibd.state import next_session
 from calibd.store.db import Store, StoreError
 from calibd.store.ledger import CommandLedger
+from calibd.store.writer import Writer
 from calibd.subsystems.house import House
 from calibd.systemd import sd_notify, watchdog_interval_s
 
@@ -43,9 +44,10 @@ async def run_daemon(settings: Settings) -> None:
     started_at = iso(datetime.now(UTC))
     store = Store.in_dir(settings.state.dir)
     await store.open()  # StoreError: refuse to start (nothing has been touched yet)
-    ledger = CommandLedger(store)
+    writer = Writer(store)
+    ledger = CommandLedger(writer)
     outbox = Outbox(settings.mqtt.outbound_queue)
-    outbox.tap = ledger.tap
+    outbox.taps.append(ledger.tap)
     buses = Buses()
     subsystems = build(settings, buses, outbox)
     house = subsystems["house"]
@@ -79,7 +81,7 @@ async def run_daemon(settings: Settings) -> None:
             for name, sub in subsystems.items():
                 tg.create_task(sub.run(), name=f"subsystem:{name}")
             tg.create_task(board.run(), name="interlocks")
-            tg.create_task(ledger.run(), name="ledger")
+            tg.create_task(writer.run(), name="store-writer")
             tg.create_task(edge.run(), name="mqtt")
             tg.create_task(_watchdog(edge), name="watchdog")
             sd_notify("READY=1", f"STATUS=session {session}")
@@ -93,7 +95,7 @@ async def run_daemon(settings: Settings) -> None:
         await buses.close_all()
         try:
             async with asyncio.timeout(5.0):
-                await ledger.flush()
+                await writer.flush()
                 await store.close()
         except (StoreError, TimeoutError) as exc:
             log.error("store_close_failed", error=str(exc))

@@ -165,6 +165,8 @@ class MqttEdge:
         board = self.outbox.latest_interlocks()
         if board is not None:
             await self._publish(client, Outgoing("interlocks", None, board))
+        for topic, doc in self.outbox.latest_retained().items():
+            await self._publish(client, Outgoing("retained", None, doc, topic=topic))
         self.connects += 1
         self.connected.set()
         log.info("mqtt_connected", host=self.cfg.host, port=self.cfg.port, connects=self.connects)
@@ -209,6 +211,9 @@ class MqttEdge:
             return t.events, 1, False, None
         if item.kind == "interlocks":
             return t.interlocks, 1, True, None
+        if item.kind == "retained":
+            assert item.topic is not None
+            return f"{t.root}/{item.topic}", 1, True, None
         route = item.route or ReplyRoute()
         if route.response_topic:
             props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]

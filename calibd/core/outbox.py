@@ -17,7 +17,7 @@ import structlog
 
 from calibd.core.commands import ReplyRoute
 
-Kind = Literal["status", "event", "telemetry", "reply", "interlocks"]
+Kind = Literal["status", "event", "telemetry", "reply", "interlocks", "retained"]
 log = structlog.get_logger("calibd.outbox")
 
 
@@ -27,6 +27,8 @@ class Outgoing:
     system: str | None
     payload: dict[str, Any]
     route: ReplyRoute | None = None
+    #: kind "retained": the topic under the root (e.g. "deployments/summary")
+    topic: str | None = None
 
 
 class Outbox:
@@ -37,20 +39,28 @@ class Outbox:
         self._pending: set[str] = set()
         self._wake = asyncio.Event()
         self._interlocks: dict[str, Any] | None = None
-        #: sees every event put (the store's ledger records the command audit from it)
-        self.tap: Callable[[Outgoing], None] | None = None
+        self._retained: dict[str, dict[str, Any]] = {}
+        #: see every status and every item put, in order (the store records the command audit
+        #: and the deployment log from them); a tap must not block and must not raise
+        self.taps: list[Callable[[Outgoing], None]] = []
         self.dropped = 0
 
     def status(self, system: str, payload: dict[str, Any]) -> None:
+        if self.taps:
+            self._tap(Outgoing("status", system, payload))
         self._latest[system] = payload
         if system not in self._pending:
             self._pending.add(system)
             self._append(system)
 
     def put(self, item: Outgoing) -> None:
-        if self.tap is not None:
-            self.tap(item)
+        if self.taps:
+            self._tap(item)
         self._append(item)
+
+    def _tap(self, item: Outgoing) -> None:
+        for tap in self.taps:
+            tap(item)
 
     def latest_statuses(self) -> dict[str, dict[str, Any]]:
         return dict(self._latest)
@@ -62,6 +72,14 @@ class Outbox:
 
     def latest_interlocks(self) -> dict[str, Any] | None:
         return self._interlocks
+
+    def retained(self, topic: str, payload: dict[str, Any]) -> None:
+        """A retained document on `{root}/{topic}` (re-published after every reconnect)."""
+        self._retained[topic] = payload
+        self._append(Outgoing("retained", None, payload, topic=topic))
+
+    def latest_retained(self) -> dict[str, dict[str, Any]]:
+        return dict(self._retained)
 
     def _append(self, item: Outgoing | str) -> None:
         if len(self._fifo) >= self._maxsize:

@@ -1,2 +1,2 @@
-"""Persistence in the state directory (SQLite): see `db.py`; the ledger of commands in
-`ledger.py`."""
+"""Persistence in the state directory (SQLite): the database (`db.py`), its schema
+(`migrations.py`), the single writer (`writer.py`) and what is recorded through it."""

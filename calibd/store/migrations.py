@@ -28,4 +28,58 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX audit_id ON audit (id)
     """,
+    # 2: the deployment log (one record per source excursion, each stop), the source inventory
+    # with its history, and each system's last persisted state (restart recovery)
+    """
+    CREATE TABLE deployments (
+        id TEXT PRIMARY KEY,
+        system TEXT NOT NULL,
+        unit TEXT,
+        source TEXT,
+        operator TEXT,
+        program TEXT,
+        command_ids TEXT NOT NULL DEFAULT '[]',
+        session INTEGER,
+        started TEXT NOT NULL,
+        ended TEXT,
+        outcome TEXT
+    );
+    CREATE INDEX deployments_started ON deployments (started);
+    CREATE TABLE stops (
+        deployment TEXT NOT NULL REFERENCES deployments (id),
+        n INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        position TEXT NOT NULL,
+        arrived TEXT NOT NULL,
+        departed TEXT,
+        PRIMARY KEY (deployment, n)
+    );
+    CREATE TABLE sources (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        activity_bq REAL,
+        radioactive INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        system TEXT,
+        unit TEXT,
+        updated TEXT NOT NULL
+    );
+    CREATE TABLE source_history (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts TEXT NOT NULL,
+        source TEXT NOT NULL,
+        action TEXT NOT NULL,
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        system TEXT,
+        unit TEXT,
+        operator TEXT,
+        command_id TEXT
+    );
+    CREATE TABLE snapshots (
+        system TEXT PRIMARY KEY,
+        ts TEXT NOT NULL,
+        doc TEXT NOT NULL
+    )
+    """,
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from calibd.core.outbox import Outgoing
 from calibd.store.db import FILENAME, Store, StoreError
 from calibd.store.ledger import CommandLedger
 from calibd.store.migrations import MIGRATIONS
+from calibd.store.writer import Writer
 
 
 async def test_creates_migrates_and_reopens(tmp_path: Path) -> None:
@@ -58,7 +61,7 @@ async def test_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
 
 async def test_a_failed_migration_leaves_the_store_as_it_was(tmp_path: Path) -> None:
     store = Store(tmp_path / FILENAME, (*MIGRATIONS, "CREATE TABLE y (a INTEGER); NOT SQL"))
-    with pytest.raises(StoreError, match="migration 2 failed"):
+    with pytest.raises(StoreError, match=f"migration {len(MIGRATIONS) + 1} failed"):
         await store.open()
     await store.close()
     with sqlite3.connect(tmp_path / FILENAME) as conn:
@@ -74,7 +77,8 @@ def _event(doc: dict[str, object]) -> Outgoing:
 async def test_ledger_remembers_ids_and_audits_commands(tmp_path: Path) -> None:
     store = Store.in_dir(tmp_path)
     await store.open()
-    ledger = CommandLedger(store, remember=2)
+    writer = Writer(store)
+    ledger = CommandLedger(writer, remember=2)
     for cmd_id in ("a", "b", "c"):
         ledger.add_id(cmd_id, "acu")
     ledger.add_id("a", "acu")  # a repeat is ignored, not an error
@@ -103,7 +107,7 @@ async def test_ledger_remembers_ids_and_audits_commands(tmp_path: Path) -> None:
         )
     )
     ledger.tap(Outgoing("event", "acu", {"event": "transition"}, ReplyRoute()))  # not audited
-    await ledger.flush()
+    await writer.flush()
     assert await ledger.recent_ids() == ["b", "c"]
     rows = await store.call(
         lambda c: c.execute(
@@ -115,3 +119,19 @@ async def test_ledger_remembers_ids_and_audits_commands(tmp_path: Path) -> None:
         ("a", "accepted", "jo", None, '{"unit": "A", "z_m": 5.0}'),
         ("a", "failed", "jo", "interlock", None),
     ]
+
+
+async def test_sync_returns_once_what_was_put_is_durable(tmp_path: Path) -> None:
+    store = Store.in_dir(tmp_path)
+    await store.open()
+    writer = Writer(store)
+    task = asyncio.create_task(writer.run())
+    writer.put("INSERT INTO command_ids (id, system, seen_at) VALUES (?, ?, ?)", ("x", None, "t"))
+    await writer.sync()
+    # a second connection sees it: it is committed, not just queued
+    with sqlite3.connect(tmp_path / FILENAME) as other:
+        assert other.execute("SELECT id FROM command_ids").fetchall() == [("x",)]
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await store.close()
