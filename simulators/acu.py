@@ -234,6 +234,8 @@ def apply_drive_fault(drive: Drive, fault: str, active: bool, t_s: float) -> Non
     elif fault == "limit":
         drive.advance(t_s)
         drive.forced_limit_pos = active
+    elif fault == "power_loss" and active:  # one-shot: clearing has nothing to undo
+        drive.power_cycle(t_s)
 
 
 class Acu:

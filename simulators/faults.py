@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-SPOOL_FAULTS = frozenset({"snag", "slack", "slip", "stall", "comm_loss", "drive_alarm", "limit"})
-DRIVE_FAULTS = frozenset({"slip", "stall", "comm_loss", "drive_alarm", "limit"})
+DRIVE_FAULTS = frozenset({"slip", "stall", "comm_loss", "drive_alarm", "limit", "power_loss"})
+SPOOL_FAULTS = DRIVE_FAULTS | {"snag", "slack"}
+#: faults that happen at injection (nothing to undo on clear); each also has its own event
+ONE_SHOT_FAULTS = frozenset({"power_loss"})
 IO_FAULTS = frozenset({"comm_loss", "estop_button", "valve_stuck", "o2_high"})
 STOP_COMMANDS = frozenset({"STOP", "HALT"})
 SILENT_FAULT = "comm_loss"

@@ -26,6 +26,7 @@ from simulators.config import (
 )
 from simulators.faults import (
     IO_FAULTS,
+    ONE_SHOT_FAULTS,
     SILENT_FAULT,
     FaultBoard,
     FaultError,
@@ -268,6 +269,8 @@ class Rack:
         self._apply(system, axis, fault, True, t_s)
         event: dict[str, object] = {"event": "fault_injected", "system": system, "axis": axis}
         self._emit(system, event | {"fault": fault, "ts": iso_now()})
+        if fault in ONE_SHOT_FAULTS:
+            self._emit(system, {"event": fault, "system": system, "axis": axis, "ts": iso_now()})
 
     def _apply(self, system: str, axis: str, fault: str, active: bool, t_s: float) -> None:
         if fault == SILENT_FAULT:

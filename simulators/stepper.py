@@ -259,6 +259,25 @@ class Drive:
             self._halt(self._t_s, self.motor(self._t_s)[0])
             self.alarm_code = code
 
+    def power_cycle(self, t_s: float) -> None:
+        """Power lost and back (one-shot): the drive stops where the drum is, without a ramp,
+        and forgets its reference. Commanded and encoder positions read 0 at the current drum
+        position (incremental encoder), HOMED, ALARM, the target and the holding registers are
+        cleared. Switches and mechanics are untouched; an injected cause still active (stall,
+        slip, drive_alarm, limit) persists through the power cycle."""
+        self.advance(t_s)
+        t_s = self._t_s
+        drum = self.drum_counts(t_s)
+        self._halt(t_s, drum + self._lost_counts)
+        self._cmd_zero = drum + self._lost_counts
+        self._enc_zero = drum
+        if self._slip_enc is not None:
+            self._slip_enc = 0
+        self.holding = [0] * HOLDING_COUNT
+        self.alarm_code = self.alarm_code if self.forced_alarm else 0
+        self.homed = False
+        self._target = None
+
     # -- registers ---------------------------------------------------------------------------
     def input_registers(self, t_s: float) -> list[int]:
         """Input registers 0..8."""

@@ -51,7 +51,6 @@ gear_ratio = 50.0
 
 [[acu.units]]
 name = "A"
-source = "AmC"
 angle_deg = 0.0
 drive = {{ endpoint = "tcp://127.0.0.1:{acu_port}", device_id = 2 }}
 load_cell = {{ endpoint = "serial://{serial}?baudrate=9600", address = 1 }}
