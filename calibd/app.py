@@ -14,14 +14,19 @@ from calibd import __version__
 from calibd.assembly import build
 from calibd.buses import Buses
 from calibd.config import Settings
+from calibd.core.deployment import DeploymentSystem
 from calibd.core.dispatcher import Dispatcher
+from calibd.core.journal import SystemJournal
 from calibd.core.outbox import Outbox
 from calibd.core.timefmt import iso
 from calibd.interlocks import InterlockBoard
 from calibd.mqtt import MqttEdge
 from calibd.state import next_session
 from calibd.store.db import Store, StoreError
+from calibd.store.deployments import DeploymentLog
+from calibd.store.inventory import Inventory
 from calibd.store.ledger import CommandLedger
+from calibd.store.snapshots import load_snapshots
 from calibd.store.writer import Writer
 from calibd.subsystems.house import House
 from calibd.systemd import sd_notify, watchdog_interval_s
@@ -38,21 +43,63 @@ async def _watchdog(edge: MqttEdge) -> None:
         await asyncio.sleep(interval_s)
 
 
+async def _halt_everything(buses: Buses, subsystems: dict[str, Any]) -> None:
+    """Stop every drive (a crashed daemon may have left one moving); never raises."""
+    try:
+        async with asyncio.timeout(10.0):
+            await buses.connect_all()
+            for name, sub in subsystems.items():
+                if isinstance(sub, DeploymentSystem):
+                    await sub.hw.halt_all()
+                    log.warning("halted_before_exit", subsystem=name)
+    except Exception as exc:
+        log.error("halt_before_exit_failed", error=repr(exc))
+    finally:
+        await buses.close_all()
+
+
 async def run_daemon(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM (or cancellation); drives are stopped on the way out."""
     session = await asyncio.to_thread(next_session, settings.state.dir)
     started_at = iso(datetime.now(UTC))
-    store = Store.in_dir(settings.state.dir)
-    await store.open()  # StoreError: refuse to start (nothing has been touched yet)
-    writer = Writer(store)
-    ledger = CommandLedger(writer)
     outbox = Outbox(settings.mqtt.outbound_queue)
-    outbox.taps.append(ledger.tap)
     buses = Buses()
     subsystems = build(settings, buses, outbox)
+    store = Store.in_dir(settings.state.dir)
+    try:
+        await store.open()
+    except StoreError:
+        # refuse to start on a store that cannot be trusted, but leave the plant safe first
+        await _halt_everything(buses, subsystems)
+        await store.close()
+        raise
+    writer = Writer(store)
+    ledger = CommandLedger(writer)
+    outbox.taps.append(ledger.tap)
     house = subsystems["house"]
     assert isinstance(house, House)
     board = InterlockBoard(subsystems, house, outbox, settings.interlocks)
+    snapshots = await load_snapshots(store)
+    first_start = store.created and session == 1
+    if store.created and not first_start:
+        log.error(
+            "store_missing",
+            path=str(store.path),
+            session=session,
+            hint="the daemon ran here before: a new, empty store was created; every system"
+            " with a source off its home switch latches position_mismatch",
+        )
+    deployment_systems = [n for n, s in subsystems.items() if isinstance(s, DeploymentSystem)]
+    inventory = Inventory(writer, outbox, {n: n.rstrip("0123456789") for n in deployment_systems})
+    await inventory.load(settings.inventory)
+    deplog = DeploymentLog(writer, outbox, systems=deployment_systems, session=session)
+    await deplog.load()
+    outbox.taps.append(deplog.tap)
+    for name, sub in subsystems.items():
+        sub.inventory = inventory
+        if isinstance(sub, DeploymentSystem):
+            journal = SystemJournal(name, writer, snapshots.get(name), first_start=first_start)
+            sub.attach_journal(journal, settings.state.recovery_tolerance_counts)
     dispatcher = Dispatcher(
         subsystems, outbox, board, seen=await ledger.recent_ids(), on_new_id=ledger.add_id
     )

@@ -24,7 +24,6 @@ class UssCfg(SerialDeviceCfg):
 
 class ClsCfg(Strict):
     valve: str
-    source: str | None = Field(None, description="the source it carries (status `source`)")
     poll_fast_hz: float = Field(50.0, gt=0, le=500)
     poll_idle_s: float = Field(0.5, gt=0, le=5)
     z_park_m: float = 23.0

@@ -68,7 +68,6 @@ class GtSimCfg(Strict):
 class GtCfg(Strict):
     #: the GT is in the water pool, outside the calibration house: no gate valve
     valve: str | None = None
-    source: str | None = None
     poll_fast_hz: float = Field(50.0, ge=1, le=500)
     poll_idle_s: float = Field(0.5, gt=0, le=5)
     theta_park_deg: float = 2.5

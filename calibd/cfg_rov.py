@@ -12,7 +12,6 @@ from calibd.cfgbase import ModbusDeviceCfg, SerialDeviceCfg, SpoolCfg, Strict
 
 class RovCfg(Strict):
     valve: str
-    source: str | None = Field(None, description="the source it carries (status `source`)")
     poll_fast_hz: float = Field(50.0, ge=1, le=500)
     poll_idle_s: float = Field(0.5, gt=0, le=5)
     z_park_m: float = Field(description="vehicle centre when parked (winch on its home switch)")

@@ -20,6 +20,7 @@ from pydantic_settings import (
 from calibd.cfg_cls import ClsCfg
 from calibd.cfg_gt import GtCfg
 from calibd.cfg_interlocks import InterlocksCfg
+from calibd.cfg_inventory import InventoryCfg
 from calibd.cfg_rov import RovCfg
 from calibd.cfgbase import ModbusDeviceCfg, SerialDeviceCfg, SpoolCfg, Strict
 from drivers.endpoint import is_simulated, parse_endpoint
@@ -67,6 +68,13 @@ class MqttCfg(Strict):
 
 class StateCfg(Strict):
     dir: Path = Path("/var/lib/calibd")
+    recovery_tolerance_counts: float = Field(
+        64,
+        gt=0,
+        le=100_000,
+        description="restart recovery: how far (encoder counts) a drive may read outside the"
+        " range the store knows for it before the system latches position_mismatch",
+    )
 
 
 class LogCfg(Strict):
@@ -110,7 +118,6 @@ class TurntableCfg(ModbusDeviceCfg):
 
 class UnitCfg(Strict):
     name: str = Field(pattern=r"^[A-Z]$")
-    source: str | None = None
     angle_deg: float = Field(ge=0, lt=360)
     drive: ModbusDeviceCfg
     load_cell: SerialDeviceCfg
@@ -185,6 +192,7 @@ class Settings(BaseSettings):
     log: LogCfg = LogCfg()
     sim: SimCfg = SimCfg()
     interlocks: InterlocksCfg = InterlocksCfg()
+    inventory: InventoryCfg = InventoryCfg()
     house: HouseCfg
     acu: AcuCfg | None = None
     cls1: ClsCfg | None = None
@@ -212,6 +220,16 @@ class Settings(BaseSettings):
         for name, system in self.systems().items():
             if system.valve is not None and system.valve not in self.house.valves:
                 raise ValueError(f"{name}.valve {system.valve!r} is not in house.valves")
+        for src in self.inventory.sources:
+            slot = src.slot
+            if slot is None:
+                continue
+            host, unit = slot
+            if host not in self.systems():
+                raise ValueError(f"inventory source {src.id!r} is mounted on unconfigured {host}")
+            if host == "acu" and self.acu is not None:
+                if unit not in {u.name for u in self.acu.units}:
+                    raise ValueError(f"inventory source {src.id!r}: the ACU has no unit {unit}")
         unknown = set(self.interlocks.run_permit.required_for) - set(self.systems())
         if unknown:
             raise ValueError(

@@ -304,6 +304,10 @@ class Axes:
     def any_moving(self) -> bool:
         return any(a.status is not None and a.status.moving for a in self.axes.values())
 
+    def drive_axes(self) -> dict[str, Axis]:
+        """Every drive axis, by name (restart recovery journals and checks them)."""
+        return dict(self.axes)
+
     def all_parked(self) -> bool:
         return all(a.parked for a in self.axes.values())
 

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
-from typing import Any, ClassVar, Protocol
+from collections.abc import Awaitable, Mapping
+from typing import Any, ClassVar, Literal, Protocol
 
+from calibd.core.axis import Axis
 from calibd.core.commands import Args, Command, NoArgs
 from calibd.core.errors import CommandError, ErrorCode, Trip
+from calibd.core.journal import AxisNow, JournaledDrive, SystemJournal
 from calibd.core.outbox import Outbox
 from calibd.core.presence import Point, Presence, Segment
-from calibd.core.subsystem import ActionSpec, Subsystem, sources
+from calibd.core.recovery import reconcile
+from calibd.core.subsystem import ActionSpec, Fault, Handler, Subsystem, sources
+from calibd.core.timefmt import iso_now
 
 RESET_DESTINATIONS = frozenset({"UNKNOWN", "PARKED", "STOPPED"})
 #: actions that never take a parked system into the detector (every other motion does)
@@ -28,6 +32,8 @@ NOT_ENTRY = frozenset({"status", "stop", "reset", "home", "select", "retract"})
 REHOME_AFTER = frozenset({"slip", "position_lost"})
 #: fresh readings a reset waits for after resetting the drive alarms (wall seconds)
 RESET_FRESH_S = 3.0
+#: the restart-recovery fault: only a slow retract (homing) or an expert override leaves it
+MISMATCH = "position_mismatch"
 
 
 def enters(action: str, deployed: bool) -> bool:
@@ -37,20 +43,42 @@ def enters(action: str, deployed: bool) -> bool:
     return action not in NOT_ENTRY or (action == "home" and deployed)
 
 
+class OverrideArgs(Args):
+    #: "drive": the drives' readings are right (they must still be homed); "unknown": the
+    #: position is unknown (UNKNOWN: home before use)
+    accept: Literal["drive", "unknown"]
+
+
+class MountArgs(Args):
+    source: str
+    unit: str | None = None
+
+
+class UnmountArgs(Args):
+    unit: str | None = None
+
+
 def action_table(
     states: list[str], transitions: list[dict[str, Any]], motions: dict[str, type[Args]]
 ) -> dict[str, ActionSpec]:
     """The ACTIONS of a deployment system: `status` and `stop` in every state, `reset` where
-    the table defines it, and each motion (with its argument model) in the states its trigger
-    leaves from."""
+    the table defines it, each motion (with its argument model) in the states its trigger
+    leaves from (`retract` also where `recover` leaves from: the slow retract out of a
+    position mismatch), and the maintenance actions `override`, `mount`, `unmount`."""
     every = frozenset(states)
     table = {
         "status": ActionSpec(NoArgs, every, motion=False),
         "stop": ActionSpec(NoArgs, every, motion=False),
         "reset": ActionSpec(NoArgs, sources(transitions, "reset", states), motion=False),
+        "override": ActionSpec(OverrideArgs, frozenset({"FAULT"}), motion=False, expert=True),
+        "mount": ActionSpec(MountArgs, every, motion=False, expert=True),
+        "unmount": ActionSpec(UnmountArgs, every, motion=False, expert=True),
     }
     for action, args in motions.items():
-        table[action] = ActionSpec(args, sources(transitions, action, states))
+        allowed = sources(transitions, action, states)
+        if action == "retract":
+            allowed |= sources(transitions, "recover", states)
+        table[action] = ActionSpec(args, allowed)
     return table
 
 
@@ -95,6 +123,10 @@ class Hardware(Protocol):
         """Raw axis data for the telemetry topic."""
         ...
 
+    def drive_axes(self) -> Mapping[str, Axis]:
+        """Every drive axis by name (journaled; checked by restart recovery)."""
+        ...
+
 
 class DeploymentSystem(Subsystem):
     """Shared behaviour of the systems that move a source (or vehicle) in and out."""
@@ -121,6 +153,10 @@ class DeploymentSystem(Subsystem):
         self._tripping = False
         self._poll_now = asyncio.Event()
         self.polls = 0
+        #: the store's record of this system (None: nothing persisted, e.g. unit tests)
+        self.journal: SystemJournal | None = None
+        self.recovery_tolerance_counts = 64.0
+        self._recovered = False
 
     def motion_started(self) -> None:
         """A motion command was accepted: poll now, and fast from here on."""
@@ -143,6 +179,12 @@ class DeploymentSystem(Subsystem):
             await self.hw.halt_all()
 
     async def act_reset(self, cmd: Command, args: Any) -> None:
+        if self.latched is not None and self.latched.code == MISMATCH:
+            raise CommandError(
+                ErrorCode.INTERLOCK,
+                f"{MISMATCH} is not reset: retract (slowly, onto the home switches) or an"
+                f" expert `override` on {self.name}/expert/cmd",
+            )
         await self.hw.reset_alarms()
         # judge on readings taken after the alarm resets, not on a poll already in flight
         try:
@@ -169,6 +211,171 @@ class DeploymentSystem(Subsystem):
         except Trip as still:
             return still
         return None
+
+    # ---- restart recovery and its journal -------------------------------------------------------
+
+    def attach_journal(self, journal: SystemJournal, tolerance_counts: float) -> None:
+        """Journal every drive command of this system (write-ahead) and recover from
+        `journal.persisted` at the first poll."""
+        self.journal = journal
+        self.recovery_tolerance_counts = tolerance_counts
+        for name, axis in self.hw.drive_axes().items():
+            axis.drive = JournaledDrive(axis.drive, name, journal)
+
+    def axes_now(self) -> dict[str, AxisNow]:
+        return {n: AxisNow.of(a.status, a.counts_per_rev) for n, a in self.hw.drive_axes().items()}
+
+    def persist(self) -> None:
+        """Snapshot the state, position and drive ranges into the journal."""
+        if self.journal is None:
+            return
+        fields = self.status_fields()
+        doc = {
+            "state": self.state,
+            "homed": self.hw.homed,
+            "deployed": fields.get("deployed"),
+            "position": fields.get("position"),
+            "target": self.target,
+            "source": fields.get("source"),
+        }
+        self.journal.record(doc, self.axes_now())
+
+    async def on_state_entered(self, event: Any) -> None:
+        await super().on_state_entered(event)
+        self.persist()
+
+    def _recover(self) -> None:
+        """Reconcile the persisted snapshot with the drives (see `calibd/core/recovery.py`)."""
+        self._recovered = True
+        journal = self.journal
+        if journal is None:
+            return
+        persisted, journal.persisted = journal.persisted, None
+        outcome = reconcile(
+            persisted,
+            self.axes_now(),
+            self.recovery_tolerance_counts,
+            deployed=bool(self.status_fields().get("deployed")),
+            first_start=journal.first_start,
+        )
+        self.log.warning(
+            "recovery", outcome=outcome.kind, state=outcome.state, message=outcome.message
+        )
+        self.event(
+            "recovery",
+            outcome=outcome.kind,
+            state=outcome.state,
+            message=outcome.message,
+            **outcome.details,
+        )
+        if outcome.kind == "restore" and persisted is not None:
+            self.hw.homed = True
+            self.target = persisted.get("target")
+            if self.state != "FAULT":
+                self._force_state(outcome.state)
+        elif outcome.kind == "mismatch":
+            self.hw.homed = False
+            self.latched = Fault(
+                MISMATCH, outcome.message, ErrorCode.INTERLOCK, allows=frozenset({"retract"})
+            )
+            self.event("fault", code=MISMATCH, message=outcome.message, axis="")
+            self._force_state("FAULT")
+        self.persist()
+        self.publish_status()
+
+    def _force_state(self, state: str) -> None:
+        """Take `state` without its callbacks (restart recovery: nothing is to be done)."""
+        src = self.state
+        if src == state:
+            return
+        self.machine.set_state(state, model=self)
+        self.since = iso_now()
+        self.event("transition", src=src, dst=state, trigger="recover", command=None)
+
+    def handler(self, action: str) -> Handler:
+        if action == "retract" and self.state == "FAULT":
+            return self.act_recover
+        return super().handler(action)
+
+    async def act_recover(self, cmd: Command, args: Any) -> None:
+        """`retract` out of a position mismatch: home slowly onto the switches, under the
+        tension watch of a system whose position is unknown."""
+        self.latched = None
+        self._tripping = False
+        self.target = None
+        await self.run_trigger("recover", {"PARKED"})
+
+    async def act_override(self, cmd: Command, args: OverrideArgs) -> None:
+        if args.accept == "drive":
+            self.hw.homed = True
+        else:
+            self.hw.homed = False
+        self.latched = None
+        self._tripping = False
+        self.event("override", accept=args.accept, operator=cmd.operator, command=cmd.id)
+        await self.run_trigger("reset", RESET_DESTINATIONS)
+
+    # ---- maintenance: the source inventory ------------------------------------------------------
+
+    def units(self) -> tuple[str, ...]:
+        """The units that carry a source (empty: the system itself carries one)."""
+        return ()
+
+    def slot_parked(self, unit: str | None) -> bool:
+        """Whether the slot (the system, or one of its units) is parked with nothing running."""
+        return (
+            self.command is None
+            and self.state not in self.MOTION_STATES
+            and not self.status_fields().get("deployed")
+        )
+
+    def check_common(self, action: str, args: Any) -> None:
+        if action == "override":
+            if self.latched is None or self.latched.code != MISMATCH:
+                raise CommandError(
+                    ErrorCode.INVALID_STATE, f"override applies only to a {MISMATCH} fault"
+                )
+            if args.accept == "drive" and self.hw.reference_lost():
+                raise CommandError(
+                    ErrorCode.INVALID_STATE,
+                    "a drive has lost its reference (not homed): its reading cannot be"
+                    " accepted; accept 'unknown' or retract",
+                )
+        if action in {"mount", "unmount"}:
+            units = self.units()
+            if units and args.unit not in units:
+                raise CommandError(
+                    ErrorCode.OUT_OF_RANGE, f"unit {args.unit!r} is not one of {', '.join(units)}"
+                )
+            if not units and args.unit is not None:
+                raise CommandError(ErrorCode.BAD_REQUEST, f"{self.name} has no units")
+            if not self.slot_parked(args.unit):
+                where = self.name if args.unit is None else f"{self.name} unit {args.unit}"
+                raise CommandError(
+                    ErrorCode.INVALID_STATE,
+                    f"{action} only while {where} is parked with no command running"
+                    f" (now {self.state})",
+                )
+            if self.inventory is None:
+                raise CommandError(ErrorCode.INTERNAL, "no source inventory")
+
+    def apply_maintenance(self, cmd: Command, args: Any) -> None:
+        if cmd.action in {"mount", "unmount"}:
+            apply = getattr(self.inventory, "apply")  # noqa: B009 - SourceLookup is read-only
+            apply(
+                cmd.action,
+                source=getattr(args, "source", None),
+                system=self.name,
+                unit=args.unit,
+                operator=cmd.operator,
+                command_id=cmd.id,
+            )
+
+    async def act_mount(self, cmd: Command, args: MountArgs) -> None:
+        self.publish_status()
+
+    async def act_unmount(self, cmd: Command, args: UnmountArgs) -> None:
+        self.publish_status()
 
     # ---- presence (for the interlock board) ----------------------------------------------------
 
@@ -278,6 +485,8 @@ class DeploymentSystem(Subsystem):
 
     async def poll_loop(self) -> None:
         loop = asyncio.get_running_loop()
+        # first of all: whatever the drives were doing when the daemon (re)started, stop it
+        await self.hw.halt_all()
         while True:
             started = loop.time()
             trip: Trip | None = None
@@ -286,6 +495,10 @@ class DeploymentSystem(Subsystem):
             except Trip as exc:
                 trip = exc
             self.polls += 1
+            if trip is None and not self._recovered:
+                self._recover()  # before judging: a restored system is judged as what it is
+            elif trip is None and self.journal is not None and self.command is None:
+                self.journal.settle(self.axes_now())
             if trip is None and self.state != "FAULT":
                 try:
                     self.hw.check_protections()

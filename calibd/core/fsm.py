@@ -22,8 +22,9 @@ class Machine(AsyncMachine):
 def attach(
     model: object, states: list[str], transitions: list[dict[str, Any]], initial: str
 ) -> Machine:
-    """Make `model` the FSM of `states`/`transitions` (tables are data in each subsystem)."""
-    return Machine(
+    """Make `model` the FSM of `states`/`transitions` (tables are data in each subsystem);
+    the machine is also `model.machine` (restart recovery sets a state without callbacks)."""
+    machine = Machine(
         model=model,
         states=states,
         transitions=transitions,
@@ -32,3 +33,5 @@ def attach(
         auto_transitions=False,
         ignore_invalid_triggers=True,
     )
+    model.machine = machine  # type: ignore[attr-defined]
+    return machine

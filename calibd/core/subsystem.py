@@ -35,6 +35,8 @@ class ActionSpec:
     args: type[Args]
     states: frozenset[str]
     motion: bool = True
+    #: a maintenance action: only on `{root}/{system}/expert/cmd` (else `unauthorized`)
+    expert: bool = False
 
 
 class Gate(Protocol):
@@ -51,6 +53,16 @@ class Fault:
     message: str
     error: ErrorCode
     axis: str = ""
+    #: motion actions still accepted while this fault is latched (e.g. a recovery retract)
+    allows: frozenset[str] = frozenset()
+
+
+class SourceLookup(Protocol):
+    """The source inventory as subsystems see it (`calibd/store/inventory.py`)."""
+
+    def mounted(self, system: str, unit: str | None = None) -> Any:
+        """The record of the source mounted there (`.id`), or None."""
+        ...
 
 
 def sources(
@@ -75,9 +87,10 @@ class Subsystem:
     """Shared machinery; subclasses define STATES, TRANSITIONS, ACTIONS and the hardware."""
 
     ACTIONS: ClassVar[dict[str, ActionSpec]] = {}
-    #: set by transitions.Machine on the model
+    #: set by transitions.Machine on the model (and `calibd.core.fsm.attach`)
     state: str
     trigger: Callable[..., Awaitable[bool]]
+    machine: Any
 
     def __init__(self, name: str, outbox: Outbox, *, time_scale: float = 1.0) -> None:
         self.name = name
@@ -96,6 +109,8 @@ class Subsystem:
         self.gate: Gate | None = None
         #: called after every poll of fresh data (the board evaluates its rules at once)
         self.on_fresh: Callable[[str], None] | None = None
+        #: which source is mounted where (None: no inventory, e.g. unit tests)
+        self.inventory: SourceLookup | None = None
 
     # ---- commands -------------------------------------------------------------------------
 
@@ -108,9 +123,21 @@ class Subsystem:
                 f"{self.name} has no action {cmd.action!r}"
                 f" (has: {', '.join(sorted(self.ACTIONS))})",
             )
+        if spec.expert and not cmd.expert:
+            raise CommandError(
+                ErrorCode.UNAUTHORIZED,
+                f"{cmd.action} is a maintenance action: experts send it on {self.name}/expert/cmd",
+            )
+        if cmd.expert and not spec.expert:
+            expert = sorted(a for a, s in self.ACTIONS.items() if s.expert)
+            raise CommandError(
+                ErrorCode.UNKNOWN_ACTION,
+                f"{cmd.action} is not a maintenance action (expert actions of {self.name}:"
+                f" {', '.join(expert) or 'none'}); send it on {self.name}/cmd",
+            )
         args = validate_args(spec.args, cmd.args)
         self.check_args(cmd.action, args)
-        if spec.motion and self.latched is not None:
+        if spec.motion and self.latched is not None and cmd.action not in self.latched.allows:
             raise CommandError(
                 ErrorCode.INTERLOCK,
                 f"{self.latched.code}: {self.name} is latched in FAULT ({self.latched.message});"
@@ -127,9 +154,11 @@ class Subsystem:
             raise CommandError(
                 ErrorCode.INVALID_STATE, f"{cmd.action} is not allowed in state {self.state}"
             )
+        self.check_common(cmd.action, args)
         self.check(cmd.action, args)
         if self._tg is None:
             raise CommandError(ErrorCode.INTERNAL, f"{self.name} is not running")
+        self.apply_maintenance(cmd, args)
         if spec.motion:
             self.command = cmd
             self.motion_started()
@@ -144,8 +173,25 @@ class Subsystem:
     def check(self, action: str, args: Any) -> None:
         """State-dependent preconditions, after the state check; raise CommandError."""
 
+    def check_common(self, action: str, args: Any) -> None:
+        """Preconditions shared by every system of a kind (before the system's `check`)."""
+
+    def apply_maintenance(self, cmd: Command, args: Any) -> None:
+        """Hook: a maintenance (inventory) action is validated and applied here, atomically,
+        as the last step of acceptance (so a refusal is a `rejected` reply)."""
+
+    def handler(self, action: str) -> Handler:
+        """The coroutine that carries out `action` (`act_<action>`)."""
+        handler: Handler = getattr(self, f"act_{action}")
+        return handler
+
+    def source_id(self, unit: str | None = None) -> str | None:
+        """The id of the source mounted on this system (or unit), from the inventory."""
+        record = None if self.inventory is None else self.inventory.mounted(self.name, unit)
+        return None if record is None else str(record.id)
+
     async def _execute(self, cmd: Command, args: Any, spec: ActionSpec) -> None:
-        handler: Handler = getattr(self, f"act_{cmd.action}")
+        handler = self.handler(cmd.action)
         error: CommandError | None = None
         result = "completed"
         try:

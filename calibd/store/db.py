@@ -88,6 +88,8 @@ class Store:
         self._migrations = migrations
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calibd-store")
         self._conn: sqlite3.Connection | None = None
+        #: the database file did not exist before `open()` created it
+        self.created = False
 
     @classmethod
     def in_dir(cls, state_dir: Path) -> Store:
@@ -96,6 +98,7 @@ class Store:
     async def open(self) -> None:
         """Open (creating it if missing), check and migrate; StoreError if it cannot."""
         loop = asyncio.get_running_loop()
+        self.created = not await loop.run_in_executor(self._pool, self.path.exists)
         self._conn = await loop.run_in_executor(self._pool, _open, self.path, self._migrations)
 
     async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:

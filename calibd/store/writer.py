@@ -25,6 +25,7 @@ class Writer:
     def __init__(self, store: Store, *, queue_size: int = 8192) -> None:
         self.store = store
         self.dropped = 0
+        self.failed = 0
         self._queue: asyncio.Queue[Statement | asyncio.Future[None]] = asyncio.Queue(queue_size)
 
     def put(self, sql: str, params: tuple[Any, ...]) -> None:
@@ -52,6 +53,21 @@ class Writer:
                 batch.append(self._queue.get_nowait())
             await self._commit(batch)
 
+    async def _one_by_one(self, statements: list[Statement], exc: StoreError) -> None:
+        """A batch failed: commit its statements one at a time, so one bad statement (e.g.
+        a record whose parent row was dropped by a full queue) costs only itself. If every
+        one fails the store itself is broken: raise (the daemon stops, drives halted)."""
+        failed = 0
+        for statement in statements:
+            try:
+                await self.store.transaction([statement])
+            except StoreError as one:
+                failed += 1
+                self.failed += 1
+                log.error("store_statement_failed", error=str(one), sql=statement[0][:60])
+        if failed == len(statements):
+            raise exc
+
     async def flush(self) -> None:
         """Write everything queued now (on a clean stop)."""
         batch: list[Statement | asyncio.Future[None]] = []
@@ -63,7 +79,10 @@ class Writer:
     async def _commit(self, batch: list[Statement | asyncio.Future[None]]) -> None:
         statements = [item for item in batch if isinstance(item, tuple)]
         if statements:
-            await self.store.transaction(statements)
+            try:
+                await self.store.transaction(statements)
+            except StoreError as exc:
+                await self._one_by_one(statements, exc)
         for item in batch:
             if isinstance(item, asyncio.Future) and not item.done():
                 item.set_result(None)

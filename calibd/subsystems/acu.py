@@ -51,6 +51,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "reset", "source": "FAULT", "dest": "UNKNOWN", "unless": "is_homed"},
     {"trigger": "reset", "source": "FAULT", "dest": "PARKED", "conditions": "is_stowed"},
     {"trigger": "reset", "source": "FAULT", "dest": "STOPPED"},
+    # `retract` out of a position_mismatch (restart recovery): slowly onto the home switches
+    {"trigger": "recover", "source": "FAULT", "dest": "HOMING"},
 ]
 
 
@@ -110,6 +112,15 @@ class Acu(DeploymentSystem):
 
     def is_stowed(self, event: Any = None) -> bool:
         return self.axes.all_parked() and self.valves.valve(self.cfg.valve) == "closed"
+
+    # ---- maintenance --------------------------------------------------------------------------
+
+    def units(self) -> tuple[str, ...]:
+        return tuple(self.axes.units)
+
+    def slot_parked(self, unit: str | None) -> bool:
+        u = self.axes.units.get(unit or "")
+        return self.command is None and self.state not in MOTION_STATES and bool(u and u.parked)
 
     # ---- validation before anything moves --------------------------------------------------
 
@@ -214,8 +225,8 @@ class Acu(DeploymentSystem):
         return {
             "homed": self.axes.homed,
             "deployed": not self.axes.all_parked(),
-            "source": self.axes.source(unit) if unit else None,
+            "source": self.source_id(unit) if unit else None,
             "position": {"z_m": None if z is None else round(z, 5), "unit": unit},
             "target": self.target,
-            "unit_positions": self.axes.unit_summary(),
+            "unit_positions": self.axes.unit_summary(self.source_id),
         }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +60,6 @@ class AcuAxes:
     ) -> None:
         self.cfg = cfg
         limits = limits or InterlocksCfg()
-        self.turntable = turntable
         self.tt = Axis(
             "turntable",
             turntable,
@@ -91,6 +91,14 @@ class AcuAxes:
         self.homed = False
         self.lost: dict[str, str] = {}
         self._fresh = asyncio.Condition()
+
+    @property
+    def turntable(self) -> Drive:
+        return self.tt.drive
+
+    def drive_axes(self) -> dict[str, Axis]:
+        """Every drive axis, by name (restart recovery journals and checks them)."""
+        return {"turntable": self.tt, **self.units}
 
     # ---- reading -----------------------------------------------------------------------------
 
@@ -168,9 +176,6 @@ class AcuAxes:
         if not self.homed or u.status is None or u.load is None:
             return None
         return u.model.z_m(u.status.encoder_rev, u.load.tension_n)
-
-    def source(self, unit: str) -> str | None:
-        return self.units[unit].cfg.source
 
     def expected_tension_n(self, u: UnitAxis) -> float:
         if not self.homed or u.status is None:
@@ -265,13 +270,13 @@ class AcuAxes:
             "lost": sorted(self.lost),
         }
 
-    def unit_summary(self) -> dict[str, Any]:
+    def unit_summary(self, source_of: Callable[[str], str | None]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, u in self.units.items():
             z = self.z_m(name)
             out[name] = {
                 "parked": u.parked,
                 "z_m": None if z is None else round(z, 5),
-                "source": u.cfg.source,
+                "source": source_of(name),
             }
         return out

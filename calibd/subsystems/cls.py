@@ -49,6 +49,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "reset", "source": "FAULT", "dest": "UNKNOWN", "unless": "is_homed"},
     {"trigger": "reset", "source": "FAULT", "dest": "PARKED", "conditions": "is_stowed"},
     {"trigger": "reset", "source": "FAULT", "dest": "STOPPED"},
+    # `retract` out of a position_mismatch (restart recovery): slowly onto the home switches
+    {"trigger": "recover", "source": "FAULT", "dest": "HOMING"},
 ]
 
 
@@ -218,7 +220,7 @@ class Cls(DeploymentSystem):
         return {
             "homed": self.axes.homed,
             "deployed": not self.axes.all_parked(),
-            "source": self.cfg.source,
+            "source": self.source_id(),
             "position": {
                 "x_m": None if pose is None else round(pose.x_m, 5),
                 "z_m": None if pose is None else round(pose.z_m, 5),

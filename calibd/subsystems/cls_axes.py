@@ -100,6 +100,9 @@ class ClsAxes:
     def all_parked(self) -> bool:
         return self.central.parked and self.side.parked
 
+    def drive_axes(self) -> dict[str, Axis]:
+        return self.axes.drive_axes()
+
     def any_moving(self) -> bool:
         return self.axes.any_moving()
 

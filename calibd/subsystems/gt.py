@@ -49,6 +49,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "reset", "source": "FAULT", "dest": "UNKNOWN", "unless": "is_homed"},
     {"trigger": "reset", "source": "FAULT", "dest": "PARKED", "conditions": "is_stowed"},
     {"trigger": "reset", "source": "FAULT", "dest": "STOPPED"},
+    # `retract` out of a position_mismatch (restart recovery): slowly onto the home switches
+    {"trigger": "recover", "source": "FAULT", "dest": "HOMING"},
 ]
 
 
@@ -162,7 +164,7 @@ class Gt(DeploymentSystem):
         return {
             "homed": self.axes.homed,
             "deployed": not self.axes.all_parked(),
-            "source": self.cfg.source,
+            "source": self.source_id(),
             "position": {"theta_deg": None if theta is None else round(theta, 5)},
             "target": self.target,
             "arc_m": None if arc is None else round(arc, 4),

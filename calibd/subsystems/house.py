@@ -16,7 +16,12 @@ from calibd.core.commands import NoArgs
 from calibd.core.errors import CommandError, ErrorCode, Trip
 from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox
-from calibd.core.subsystem import ActionSpec, Subsystem, sources
+from calibd.core.source_store import (
+    SOURCE_STORE_ACTIONS,
+    apply_store_action,
+    store_actions,
+)
+from calibd.core.subsystem import ActionSpec, Handler, Subsystem, sources
 from drivers.base import IoDevice
 from drivers.errors import DriverError
 from drivers.io_module import IoSnapshot
@@ -57,6 +62,7 @@ class House(Subsystem):
         "home": ActionSpec(NoArgs, frozenset({"READY"}), motion=False),
         "stop": ActionSpec(NoArgs, _ALL, motion=False),
         "reset": ActionSpec(NoArgs, sources(TRANSITIONS, "reset", STATES), motion=False),
+        **store_actions(_ALL),
     }
 
     def __init__(
@@ -207,6 +213,16 @@ class House(Subsystem):
 
     async def act_stop(self, cmd: Any, args: Any) -> None:
         """Valves are never moved by a stop (a valve must not close on a cable)."""
+
+    def apply_maintenance(self, cmd: Any, args: Any) -> None:
+        if cmd.action in SOURCE_STORE_ACTIONS:
+            apply_store_action(self.inventory, cmd, args)
+
+    def handler(self, action: str) -> Handler:
+        return self._act_source_store if action in SOURCE_STORE_ACTIONS else super().handler(action)
+
+    async def _act_source_store(self, cmd: Any, args: Any) -> None:
+        """Applied on acceptance; completes at once."""
 
     def check(self, action: str, args: Any) -> None:
         if action == "reset" and self.snapshot is None:

@@ -53,6 +53,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "reset", "source": "FAULT", "dest": "UNKNOWN", "unless": "is_homed"},
     {"trigger": "reset", "source": "FAULT", "dest": "PARKED", "conditions": "is_stowed"},
     {"trigger": "reset", "source": "FAULT", "dest": "STOPPED"},
+    # `retract` out of a position_mismatch (restart recovery): slowly onto the home switches
+    {"trigger": "recover", "source": "FAULT", "dest": "HOMING"},
 ]
 
 
@@ -208,7 +210,7 @@ class Rov(DeploymentSystem):
         return {
             "homed": p.homed,
             "deployed": not p.parked,
-            "source": self.cfg.source,
+            "source": self.source_id(),
             "position": {
                 "x_m": None if pos is None else round(pos[0], 4),
                 "y_m": None if pos is None else round(pos[1], 4),

@@ -191,6 +191,10 @@ class RovPlant:
         """The Hardware protocol's stop-everything: thrust zero, winch halted."""
         await self.halt()
 
+    def drive_axes(self) -> dict[str, Axis]:
+        """The winch (the vehicle's position is absolute: it needs no journal)."""
+        return {"winch": self.winch}
+
     def any_moving(self) -> bool:
         """The winch is moving (the vehicle's own motion is its velocity loop's business)."""
         st = self.winch.status

@@ -96,6 +96,9 @@ async def rig() -> AsyncIterator[Rig]:
     async with asyncio.TaskGroup() as tg:
         tasks = [tg.create_task(house.run()), tg.create_task(acu.run())]
         await asyncio.sleep(0.05)
+        for d in (tt, *drives.values()):  # a starting daemon first stops every drive
+            assert d.commands[:1] == [("halt", ())]
+            d.commands.clear()
         yield Rig(acu, house, drives, cells, tt, io, outbox)
         for t in tasks:
             t.cancel()

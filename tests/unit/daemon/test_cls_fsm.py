@@ -82,6 +82,9 @@ async def rig() -> AsyncIterator[Rig]:
     async with asyncio.TaskGroup() as tg:
         tasks = [tg.create_task(house.run()), tg.create_task(cls.run())]
         await asyncio.sleep(0.05)
+        for d in (central, side):  # the first thing a starting daemon does: stop every drive
+            assert d.commands[:1] == [("halt", ())]
+            d.commands.clear()
         yield Rig(cls, central, side, cells, uss, io)
         for t in tasks:
             t.cancel()

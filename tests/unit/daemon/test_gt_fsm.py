@@ -118,6 +118,9 @@ async def rig() -> AsyncIterator[Rig]:
     async with asyncio.TaskGroup() as tg:
         task = tg.create_task(gt.run())
         await asyncio.sleep(0.05)
+        for d in drives.values():  # a starting daemon first stops every drive
+            assert d.commands[:1] == [("halt", ())]
+            d.commands.clear()
         yield Rig(gt, drives, cells, plant)
         task.cancel()
 

@@ -113,6 +113,8 @@ async def rig(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Rig]:
             tg.create_task(_world(rig_box[0], cfg)),
         ]
         await asyncio.sleep(0.05)
+        assert rig_box[0].winch.commands[:1] == [("halt", ())]  # a starting daemon stops it
+        rig_box[0].winch.commands.clear()
         yield rig_box[0]
         for t in tasks:
             t.cancel()

@@ -1,0 +1,184 @@
+"""The deployment log read out of the database: records with their stops (`fetch_records`, also
+used by the daemon at start), and `calibd log export` as JSON or CSV.
+
+The export opens the database read-only (`mode=ro`): it never creates a file and never writes,
+and the daemon may keep running (WAL lets a reader see every committed record).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
+
+from calibd.core.timefmt import iso
+
+Record = dict[str, Any]
+
+#: position keys of every system, one CSV column each (empty where a system has no such key)
+POSITION_KEYS = ("x_m", "y_m", "z_m", "theta_deg")
+CSV_COLUMNS = (
+    "id",
+    "system",
+    "unit",
+    "source",
+    "operator",
+    "program",
+    "started",
+    "ended",
+    "outcome",
+    "command_ids",
+    "stop",
+    "state",
+    "arrived",
+    "departed",
+    *POSITION_KEYS,
+)
+_RECORD = (
+    "id, source, system, unit, operator, program, command_ids, session, started, ended, outcome"
+)
+_BUSY_TIMEOUT_S = 5.0
+Which = Literal["all", "since", "open", "closed"]
+_SELECTS: dict[Which, str] = {
+    "all": "FROM deployments ORDER BY started, id LIMIT ?",
+    "since": (
+        "FROM deployments WHERE started >= ? OR ended IS NULL OR ended >= ?"
+        " ORDER BY started, id LIMIT ?"
+    ),
+    "open": "FROM deployments WHERE ended IS NULL ORDER BY started, id LIMIT ?",
+    "closed": "FROM deployments WHERE ended IS NOT NULL ORDER BY ended DESC, id DESC LIMIT ?",
+}
+
+
+class ExportError(Exception):
+    """The deployment log cannot be read; the message names the file and why."""
+
+
+def fetch_records(
+    conn: sqlite3.Connection, which: Which = "all", params: Sequence[Any] = (), limit: int = -1
+) -> list[Record]:
+    """The records `which` selects (`_SELECTS`: all, since a time, open, newest closed first),
+    with their stops."""
+    select = _SELECTS[which]  # module constants only: no text from outside reaches the SQL
+    args = (*params, limit)
+    records: list[Record] = []
+    by_id: dict[str, Record] = {}
+    for row in conn.execute(f"SELECT {_RECORD} {select}", args):
+        record = {
+            "id": row[0],
+            "source": row[1],
+            "system": row[2],
+            "unit": row[3],
+            "operator": row[4],
+            "program": row[5],
+            "command_ids": json.loads(row[6] or "[]"),
+            "session": row[7],
+            "started": row[8],
+            "ended": row[9],
+            "outcome": row[10],
+            "stops": [],
+        }
+        records.append(record)
+        by_id[record["id"]] = record
+    if not records:
+        return records
+    of_these = f"WHERE deployment IN (SELECT id {select}) ORDER BY deployment, n"
+    stops = conn.execute(
+        f"SELECT deployment, state, position, arrived, departed FROM stops {of_these}",  # noqa: S608
+        args,
+    )
+    for deployment, state, position, arrived, departed in stops:
+        by_id[deployment]["stops"].append(
+            {
+                "position": json.loads(position),
+                "arrived": arrived,
+                "departed": departed,
+                "state": state,
+            }
+        )
+    return records
+
+
+def read_records(db_path: Path, since: datetime | None) -> list[Record]:
+    """Records started at/after `since`, still open, or ended at/after it; oldest first."""
+    if not db_path.is_file():
+        raise ExportError(
+            f"{db_path}: no such database (wrong state directory? see --state-dir, --config,"
+            " CALIBD_STATE__DIR)"
+        )
+    uri = f"file:{quote(str(db_path.resolve()))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_S)
+    except sqlite3.Error as exc:
+        raise ExportError(f"{db_path}: cannot open the database read-only: {exc}") from exc
+    try:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deployments'"
+        ).fetchone()
+        if found is None:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            raise ExportError(
+                f"{db_path}: no deployment log in this database (schema version {version});"
+                " start calibd once to bring it up to date"
+            )
+        if since is None:
+            return fetch_records(conn)
+        ts = iso(since)
+        return fetch_records(conn, "since", (ts, ts))
+    except sqlite3.Error as exc:
+        raise ExportError(f"{db_path}: cannot read the deployment log: {exc}") from exc
+    except ValueError as exc:  # a stored JSON column that does not parse
+        raise ExportError(f"{db_path}: a deployment record does not parse: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def to_json(records: Sequence[Record]) -> str:
+    """A JSON array of the records (indent 2), newline-terminated."""
+    return json.dumps(list(records), indent=2) + "\n"
+
+
+def to_csv(records: Sequence[Record]) -> str:
+    """One row per stop (a record without stops: one row, stop columns empty)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for record in records:
+        head = [
+            record["id"],
+            record["system"],
+            record["unit"],
+            record["source"],
+            record["operator"],
+            record["program"],
+            record["started"],
+            record["ended"],
+            record["outcome"],
+            " ".join(record["command_ids"]),
+        ]
+        stops = record["stops"]
+        if not stops:
+            writer.writerow([*head, *[""] * (len(CSV_COLUMNS) - len(head))])
+        for n, stop in enumerate(stops, start=1):
+            position = stop["position"] if isinstance(stop["position"], dict) else {}
+            writer.writerow(
+                [
+                    *head,
+                    n,
+                    stop["state"],
+                    stop["arrived"],
+                    stop["departed"],
+                    *(_cell(position.get(key)) for key in POSITION_KEYS),
+                ]
+            )
+    return out.getvalue()
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
