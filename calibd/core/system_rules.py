@@ -13,6 +13,16 @@ T, W = Severity.TRIP, Severity.WARNING
 
 SYSTEM_INTERLOCKS: tuple[Interlock, ...] = (
     Interlock(
+        "position_mismatch",
+        T,
+        "at start: the persisted state and the drives disagree (a drive lost its reference, "
+        "reads outside the range the store knows, or a source is off its switch with no record)"
+        "; judged once, on the first readings (calibd/core/recovery.py)",
+        "every drive was already stopped; FAULT with both values in the message",
+        "not reset: `retract` (slow homing onto the switches, tension-watched) or an expert "
+        "`override` (docs/operations.md)",
+    ),
+    Interlock(
         "turntable_spool_out",
         T,
         "acu: the turntable moves while a spool unit is off its home switch (each poll); "
