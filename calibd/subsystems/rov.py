@@ -129,7 +129,8 @@ class Rov(DeploymentSystem):
             raise CommandError(
                 ErrorCode.INVALID_STATE, "the vehicle is not out in the sphere: deploy it"
             )
-        if action == "retract" and not p.homed:
+        # (out of FAULT, `retract` is the recovery: it homes the winch, referencing it)
+        if action == "retract" and not p.homed and self.state != "FAULT":
             raise CommandError(ErrorCode.INVALID_STATE, "the winch is not referenced: home")
         if action == "reset":
             cause = p.fault_cause()
