@@ -18,6 +18,7 @@ from calibd.core.deployment import DeploymentSystem
 from calibd.core.dispatcher import Dispatcher
 from calibd.core.journal import SystemJournal
 from calibd.core.outbox import Outbox
+from calibd.core.subsystem import Subsystem
 from calibd.core.timefmt import iso
 from calibd.interlocks import InterlockBoard
 from calibd.mqtt import MqttEdge
@@ -41,6 +42,22 @@ async def _watchdog(edge: MqttEdge) -> None:
     while True:
         sd_notify("WATCHDOG=1", f"STATUS=mqtt {'up' if edge.connected.is_set() else 'down'}")
         await asyncio.sleep(interval_s)
+
+
+#: how long `online` waits for every system's first reading (a dead device fails sooner)
+FIRST_READINGS_S = 15.0
+
+
+async def _first_readings(subsystems: dict[str, Subsystem], edge: MqttEdge) -> None:
+    """Let the edge say `online` once every system has read (or failed to read) its hardware."""
+    try:
+        async with asyncio.timeout(FIRST_READINGS_S):
+            for sub in subsystems.values():
+                await sub.first_poll.wait()
+    except TimeoutError:
+        late = sorted(n for n, s in subsystems.items() if not s.first_poll.is_set())
+        log.error("first_readings_late", subsystems=late, after_s=FIRST_READINGS_S)
+    edge.ready.set()
 
 
 async def _halt_everything(buses: Buses, subsystems: dict[str, Any]) -> None:
@@ -130,6 +147,7 @@ async def run_daemon(settings: Settings) -> None:
             tg.create_task(board.run(), name="interlocks")
             tg.create_task(writer.run(), name="store-writer")
             tg.create_task(edge.run(), name="mqtt")
+            tg.create_task(_first_readings(subsystems, edge), name="first-readings")
             tg.create_task(_watchdog(edge), name="watchdog")
             sd_notify("READY=1", f"STATUS=session {session}")
             log.info("ready", subsystems=sorted(subsystems))

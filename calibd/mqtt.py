@@ -105,6 +105,9 @@ class MqttEdge:
         self.topics = Topics(cfg.topic_root)
         self.birth = birth
         self.connected = asyncio.Event()
+        #: set when the systems have read their hardware once: `online` is said only after it
+        #: (a command sent the moment the daemon is online is judged on real readings)
+        self.ready = asyncio.Event()
         self.connects = 0
 
     def _state(self, state: str) -> bytes:
@@ -158,6 +161,7 @@ class MqttEdge:
         opts = SubscribeOptions(qos=1, retainAsPublished=True)
         for topic in [*self.topics.subscriptions(), *self.watch]:
             await cancel_safe(client.subscribe(topic, options=opts))
+        await self.ready.wait()
         online = self._state("online")
         await cancel_safe(client.publish(self.topics.daemon_state, online, qos=1, retain=True))
         for system, doc in self.outbox.latest_statuses().items():

@@ -497,6 +497,7 @@ class DeploymentSystem(Subsystem):
             self.polls += 1
             if trip is None and not self._recovered:
                 self._recover()  # before judging: a restored system is judged as what it is
+                self.first_poll.set()
             elif trip is None and self.journal is not None and self.command is None:
                 self.journal.settle(self.axes_now())
             if trip is None and self.state != "FAULT":
@@ -504,6 +505,8 @@ class DeploymentSystem(Subsystem):
                     self.hw.check_protections()
                 except Trip as exc:
                     trip = exc
+            if trip is not None:
+                self.first_poll.set()  # not readable: it stays unknown (its trip says why)
             if trip is not None and not (self._tripping or self.state == "FAULT"):
                 # the trip task halts every drive first thing (let it send the halt before
                 # this loop publishes); the motion sequences stay asleep (not woken by these

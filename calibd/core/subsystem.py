@@ -111,6 +111,8 @@ class Subsystem:
         self.on_fresh: Callable[[str], None] | None = None
         #: which source is mounted where (None: no inventory, e.g. unit tests)
         self.inventory: SourceLookup | None = None
+        #: set once the first poll has been tried (read or failed): the system knows where it is
+        self.first_poll = asyncio.Event()
 
     # ---- commands -------------------------------------------------------------------------
 

@@ -185,6 +185,7 @@ class House(Subsystem):
             else:
                 if self.state == "UNKNOWN":
                     await self.trigger("connected")
+            self.first_poll.set()
             async with self._fresh:
                 self._fresh.notify_all()
             if self.on_fresh is not None:

@@ -171,8 +171,12 @@ async def test_power_loss_while_down_is_a_position_mismatch(
         assert "A: drive lost its reference" in fault["message"], fault
         assert "persisted +" in fault["message"] and "reads +0.0000 rev" in fault["message"]
         assert status["deployed"] is True  # never parked while the source is out
-        board = p.last("interlocks")
-        assert any(e["id"] == "position_mismatch" for e in board["active"]), board
+        # the board follows the status at its next evaluation
+        await p.wait(
+            lambda: any(e["id"] == "position_mismatch" for e in p.last("interlocks")["active"]),
+            5.0,
+            "position_mismatch on the interlock board",
+        )
 
         # nothing but the slow retract (or an expert) gets it out of there
         reset = await p.send("acu", "reset")
