@@ -21,6 +21,7 @@ from calibd.cfg_cls import ClsCfg
 from calibd.cfg_gt import GtCfg
 from calibd.cfg_interlocks import InterlocksCfg
 from calibd.cfg_inventory import InventoryCfg
+from calibd.cfg_program import ProgramCfg
 from calibd.cfg_rov import RovCfg
 from calibd.cfgbase import ModbusDeviceCfg, SerialDeviceCfg, SpoolCfg, Strict
 from drivers.endpoint import is_simulated, parse_endpoint
@@ -193,6 +194,7 @@ class Settings(BaseSettings):
     sim: SimCfg = SimCfg()
     interlocks: InterlocksCfg = InterlocksCfg()
     inventory: InventoryCfg = InventoryCfg()
+    program: ProgramCfg = ProgramCfg()
     house: HouseCfg
     acu: AcuCfg | None = None
     cls1: ClsCfg | None = None

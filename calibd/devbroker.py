@@ -100,7 +100,7 @@ def private_config(
     for port, new in zip(ports, free_ports(len(ports)), strict=True):
         text = text.replace(f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{new}")
     text = re.sub(r"serial://(/[^?\"]*/)", lambda _m: f"serial://{work}/pty/", text)
-    text = re.sub(r'(?m)^dir = ".*"$', f'dir = "{work}/state"', text)
+    text = re.sub(r'(?ms)^(\[state\]\n.*?^)dir = ".*?"$', rf'\1dir = "{work}/state"', text)
     if mqtt_port is not None:
         text = re.sub(r"(?m)^port = \d+$", f"port = {mqtt_port}", text)
     if topic_root is not None:
