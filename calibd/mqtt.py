@@ -215,9 +215,9 @@ class MqttEdge:
             return t.events, 1, False, None
         if item.kind == "interlocks":
             return t.interlocks, 1, True, None
-        if item.kind == "retained":
+        if item.kind in ("retained", "message"):
             assert item.topic is not None
-            return f"{t.root}/{item.topic}", 1, True, None
+            return f"{t.root}/{item.topic}", 1, item.kind == "retained", None
         route = item.route or ReplyRoute()
         if route.response_topic:
             props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]

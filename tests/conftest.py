@@ -54,6 +54,7 @@ def make_config(
     time_scale: float = 200.0,
     root: str | None = None,
     extra: str = "",
+    replace: dict[str, str] | None = None,
 ) -> Path:
     """config/sim.toml with free ports, pty links and state in `tmp`, and the given time_scale."""
     topic_root = root or f"t{os.getpid()}x{time.monotonic_ns() % 10**9}/calib"
@@ -61,6 +62,9 @@ def make_config(
         SIM_TOML, tmp, mqtt_port=mqtt_port, topic_root=topic_root, time_scale=time_scale
     )
     text = path.read_text().replace("move_margin_s = 5.0", "move_margin_s = 2.0")
+    for old, new in (replace or {}).items():
+        assert old in text, old
+        text = text.replace(old, new)
     path.write_text(text + extra)
     return path
 

@@ -47,6 +47,8 @@ class Command:
     operator: str | None
     route: ReplyRoute
     expert: bool = False
+    #: the program run that sent it (the sequencer's own commands), for the audit and the log
+    program: str | None = None
 
 
 class Args(BaseModel):

@@ -7,19 +7,21 @@ always heard.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import structlog
 
-from calibd.core.commands import Command, Inbound, parse, peek_id, reply
+from calibd.core.commands import Command, Inbound, ReplyRoute, parse, peek_id, reply
 from calibd.core.errors import CommandError, ErrorCode, Trip
 from calibd.core.outbox import Outbox, Outgoing
-from calibd.core.subsystem import Subsystem
+from calibd.core.subsystem import Final, Subsystem
 
 log = structlog.get_logger("calibd.dispatcher")
-GLOBAL_ACTIONS = ("estop", "reset")
+PROGRAM_ACTIONS = ("program.run", "program.pause", "program.resume", "program.abort")
+GLOBAL_ACTIONS = ("estop", "reset", *PROGRAM_ACTIONS)
 _SEEN_IDS = 10_000
 
 
@@ -33,6 +35,13 @@ class Safety(Protocol):
     def release_estop(self) -> None:
         """Release the e-stop latch (the global reset)."""
         ...
+
+
+class Programs(Protocol):
+    """The program sequencer: `submit` validates a `program.*` command (raising CommandError to
+    reject it) and takes it on; it replies to it itself (`accept`, `reject`, its final)."""
+
+    def submit(self, cmd: Command) -> None: ...
 
 
 class Dispatcher:
@@ -51,6 +60,7 @@ class Dispatcher:
         #: ids already used (seeded from the store, so duplicates are refused across restarts)
         self._seen: OrderedDict[str, None] = OrderedDict.fromkeys(seen)
         self._on_new_id = on_new_id
+        self.programs: Programs | None = None
 
     def handle(self, inbound: Inbound) -> None:
         system = inbound.system
@@ -61,16 +71,44 @@ class Dispatcher:
             cmd = parse(inbound)
             action, operator = cmd.action, cmd.operator
             self._dedupe(cmd.id, system)
-            if system is None:
+            if system is None and cmd.action not in PROGRAM_ACTIONS:
                 self._global(cmd)
                 return
-            sub = self.subsystems.get(system)
-            if sub is None:
-                raise CommandError(ErrorCode.BAD_REQUEST, f"unknown system {system!r}")
-            sub.submit(cmd)  # maintenance actions: only from the expert topic (checked there)
+            if system is None:
+                if self.programs is None:
+                    raise CommandError(ErrorCode.INTERNAL, "no program sequencer")
+                self.programs.submit(cmd)
+                return
+            else:
+                sub = self.subsystems.get(system)
+                if sub is None:
+                    raise CommandError(ErrorCode.BAD_REQUEST, f"unknown system {system!r}")
+                sub.submit(cmd)  # maintenance actions: only from the expert topic (checked there)
         except CommandError as exc:
-            self._reply(inbound, cmd_id, system, action, exc, operator)
+            self._reply(inbound.route, cmd_id, system, action, exc, operator)
             return
+        self.accept(system, cmd)
+
+    def execute(self, cmd: Command) -> asyncio.Future[Final]:
+        """A command of the daemon's own (the program sequencer's) to a system, on the same path
+        as an operator's: id checked, validated, replied to and audited. Raise CommandError when
+        rejected; the future gets its final (result, error)."""
+        assert cmd.system is not None
+        try:
+            self._dedupe(cmd.id, cmd.system)
+            future = self.subsystems[cmd.system].submit_and_wait(cmd)
+        except CommandError as exc:
+            self.reject(cmd, exc)
+            raise
+        self.accept(cmd.system, cmd)
+        return future
+
+    def reject(self, cmd: Command, exc: CommandError) -> None:
+        """Reply `rejected` to a parsed command (and audit it)."""
+        self._reply(cmd.route, cmd.id, cmd.system, cmd.action, exc, cmd.operator, cmd.program)
+
+    def accept(self, system: str | None, cmd: Command) -> None:
+        """Reply `accepted` (and audit it)."""
         accepted = reply(cmd.id, system, cmd.action, "accepted")
         self._send(system, cmd, accepted)
         audit = {
@@ -85,6 +123,8 @@ class Dispatcher:
         }
         if cmd.expert:
             audit["expert"] = True
+        if cmd.program is not None:
+            audit["program"] = cmd.program
         self.outbox.put(Outgoing("event", system, audit))
 
     def _dedupe(self, cmd_id: str, system: str | None) -> None:
@@ -98,20 +138,22 @@ class Dispatcher:
 
     def _reply(
         self,
-        inbound: Inbound,
+        route: ReplyRoute | None,
         cmd_id: str | None,
         system: str | None,
         action: str | None,
         exc: CommandError,
         operator: str | None = None,
+        program: str | None = None,
     ) -> None:
         if exc.code == ErrorCode.BAD_JSON:
             cmd_id = None
         log.info(
             "command_rejected", id=cmd_id, system=system, code=str(exc.code), message=exc.message
         )
-        payload = reply(cmd_id, system, action, "rejected", error=exc)
-        self.outbox.put(Outgoing("reply", system, payload, inbound.route))
+        extra = {} if exc.problems is None else {"problems": exc.problems}
+        payload = reply(cmd_id, system, action, "rejected", error=exc, **extra)
+        self.outbox.put(Outgoing("reply", system, payload, route))
         audit = {
             "event": "command",
             "system": system,
@@ -122,6 +164,8 @@ class Dispatcher:
             "operator": operator,
             "ts": payload["ts"],
         }
+        if program is not None:
+            audit["program"] = program
         self.outbox.put(Outgoing("event", system, audit))
 
     def _send(self, system: str | None, cmd: Command, payload: dict[str, object]) -> None:

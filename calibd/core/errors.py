@@ -27,10 +27,12 @@ class ErrorCode(StrEnum):
 class CommandError(Exception):
     """A command cannot be accepted or did not complete; `code` is the contract's error code."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str, *, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        #: every problem found (e.g. of a program), when there are several
+        self.problems = problems
 
     def as_dict(self) -> dict[str, str]:
         return {"code": str(self.code), "message": self.message}

@@ -17,7 +17,7 @@ import structlog
 
 from calibd.core.commands import ReplyRoute
 
-Kind = Literal["status", "event", "telemetry", "reply", "interlocks", "retained"]
+Kind = Literal["status", "event", "telemetry", "reply", "interlocks", "retained", "message"]
 log = structlog.get_logger("calibd.outbox")
 
 
@@ -27,7 +27,7 @@ class Outgoing:
     system: str | None
     payload: dict[str, Any]
     route: ReplyRoute | None = None
-    #: kind "retained": the topic under the root (e.g. "deployments/summary")
+    #: kinds "retained" and "message" (QoS 1, not retained): the topic under the root
     topic: str | None = None
 
 

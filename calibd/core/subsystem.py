@@ -27,6 +27,10 @@ Handler = Callable[[Command, Any], Awaitable[None]]
 Check = Callable[[Any], None]
 
 
+#: how an accepted command ended: its final result and the error it failed with
+Final = tuple[str, CommandError | None]
+
+
 @dataclass(frozen=True)
 class ActionSpec:
     """One action of a subsystem: argument model, the FSM states it is allowed in, and whether
@@ -113,6 +117,8 @@ class Subsystem:
         self.inventory: SourceLookup | None = None
         #: set once the first poll has been tried (read or failed): the system knows where it is
         self.first_poll = asyncio.Event()
+        #: futures of commands whose final result someone awaits (the program sequencer)
+        self._waiters: dict[str, asyncio.Future[Final]] = {}
 
     # ---- commands -------------------------------------------------------------------------
 
@@ -166,6 +172,18 @@ class Subsystem:
             self.motion_started()
         self._tg.create_task(self._execute(cmd, args, spec), name=f"{self.name}:{cmd.id}")
 
+    def submit_and_wait(self, cmd: Command) -> asyncio.Future[Final]:
+        """`submit` (raising CommandError to reject); the future gets (result, error) with the
+        final reply."""
+        future: asyncio.Future[Final] = asyncio.get_running_loop().create_future()
+        self._waiters[cmd.id] = future
+        try:
+            self.submit(cmd)
+        except BaseException:
+            del self._waiters[cmd.id]
+            raise
+        return future
+
     def motion_started(self) -> None:
         """Hook: a motion command was just accepted (deployment systems poll at once)."""
 
@@ -215,6 +233,9 @@ class Subsystem:
         payload = reply(cmd.id, self.name, cmd.action, result, error=error)  # type: ignore[arg-type]
         self.outbox.put(Outgoing("reply", self.name, payload, cmd.route))
         self.event("command", id=cmd.id, action=cmd.action, result=result, operator=cmd.operator)
+        future = self._waiters.pop(cmd.id, None)
+        if future is not None and not future.done():
+            future.set_result((result, error))
 
     async def run_trigger(self, trigger: str, done_states: Iterable[str], **kwargs: Any) -> None:
         """Fire an FSM trigger for a command; translate how it ended into the final reply."""

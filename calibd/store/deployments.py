@@ -53,6 +53,9 @@ _SET_WHAT = "UPDATE deployments SET source = ?, unit = ? WHERE id = ?"
 _CLOSE = "UPDATE deployments SET ended = ?, outcome = ? WHERE id = ?"
 _ARRIVE = "INSERT INTO stops (deployment, n, state, position, arrived) VALUES (?, ?, ?, ?, ?)"
 _DEPART = "UPDATE stops SET departed = ? WHERE deployment = ? AND n = ?"
+_DAQ = "UPDATE stops SET daq = ? WHERE deployment = ? AND n = ?"
+#: what a stop keeps of a program's `daq` event
+_DAQ_KEYS = ("id", "run", "step", "point", "ok", "start", "end", "mode", "message")
 
 
 class DeploymentLog:
@@ -115,6 +118,8 @@ class DeploymentLog:
                 self._status(str(item.system), item.payload)
             elif item.kind == "event" and item.payload.get("event") == "command":
                 self._command(item.payload)
+            elif item.kind == "event" and item.payload.get("event") == "daq":
+                self._daq(item.payload)
             else:
                 return  # including our own `deployment` events, coming back through put
             if self._dirty is not None:
@@ -236,6 +241,19 @@ class DeploymentLog:
         self._changed(
             "departed", record, ts, stop=n, state=stop["state"], position=dict(stop["position"])
         )
+
+    def _daq(self, doc: Mapping[str, Any]) -> None:
+        """A program's DAQ window at the current stop of a system."""
+        record = self._open.get(str(doc.get("system")))
+        stop = None if record is None else _open_stop(record)
+        if record is None or stop is None:
+            log.warning("daq_without_stop", system=doc.get("system"), id=doc.get("id"))
+            return
+        window = {k: doc[k] for k in _DAQ_KEYS if k in doc}
+        stop["daq"] = window
+        n = len(record["stops"])
+        self.writer.put(_DAQ, (json.dumps(window), record["id"], n))
+        self._changed("daq", record, str(doc.get("ts") or iso_now()), stop=n, daq=window)
 
     def _close(self, record: Record, ts: str, outcome: str) -> None:
         if _open_stop(record) is not None:

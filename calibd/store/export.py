@@ -39,6 +39,9 @@ CSV_COLUMNS = (
     "arrived",
     "departed",
     *POSITION_KEYS,
+    "daq_start",
+    "daq_end",
+    "daq_request",
 )
 _RECORD = (
     "id, source, system, unit, operator, program, command_ids, session, started, ended, outcome"
@@ -89,19 +92,22 @@ def fetch_records(
     if not records:
         return records
     of_these = f"WHERE deployment IN (SELECT id {select}) ORDER BY deployment, n"
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(stops)")}
+    daq = "daq" if "daq" in columns else "NULL"  # a store older than migration 3
     stops = conn.execute(
-        f"SELECT deployment, state, position, arrived, departed FROM stops {of_these}",  # noqa: S608
+        f"SELECT deployment, state, position, arrived, departed, {daq} FROM stops {of_these}",  # noqa: S608
         args,
     )
-    for deployment, state, position, arrived, departed in stops:
-        by_id[deployment]["stops"].append(
-            {
-                "position": json.loads(position),
-                "arrived": arrived,
-                "departed": departed,
-                "state": state,
-            }
-        )
+    for deployment, state, position, arrived, departed, window in stops:
+        stop = {
+            "position": json.loads(position),
+            "arrived": arrived,
+            "departed": departed,
+            "state": state,
+        }
+        if window is not None:
+            stop["daq"] = json.loads(window)
+        by_id[deployment]["stops"].append(stop)
     return records
 
 
@@ -167,6 +173,7 @@ def to_csv(records: Sequence[Record]) -> str:
             writer.writerow([*head, *[""] * (len(CSV_COLUMNS) - len(head))])
         for n, stop in enumerate(stops, start=1):
             position = stop["position"] if isinstance(stop["position"], dict) else {}
+            window = stop.get("daq") or {}
             writer.writerow(
                 [
                     *head,
@@ -175,6 +182,7 @@ def to_csv(records: Sequence[Record]) -> str:
                     stop["arrived"],
                     stop["departed"],
                     *(_cell(position.get(key)) for key in POSITION_KEYS),
+                    *(_cell(window.get(key)) for key in ("start", "end", "id")),
                 ]
             )
     return out.getvalue()

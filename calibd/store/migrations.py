@@ -82,4 +82,22 @@ MIGRATIONS: tuple[str, ...] = (
         doc TEXT NOT NULL
     )
     """,
+    # 3: calibration program runs (a restarted daemon resumes or reports an interrupted one),
+    # and the DAQ window taken at each stop of a deployment
+    """
+    CREATE TABLE program_runs (
+        run TEXT PRIMARY KEY,
+        program TEXT NOT NULL,
+        path TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        operator TEXT,
+        state TEXT NOT NULL,
+        move INTEGER NOT NULL,
+        done_points INTEGER NOT NULL,
+        reason TEXT,
+        started TEXT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    ALTER TABLE stops ADD COLUMN daq TEXT
+    """,
 )

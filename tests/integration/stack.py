@@ -70,9 +70,14 @@ class Stack:
 
 @asynccontextmanager
 async def hil_stack(
-    broker: Broker, tmp: Path, *, time_scale: float = 200.0, extra: str = ""
+    broker: Broker,
+    tmp: Path,
+    *,
+    time_scale: float = 200.0,
+    extra: str = "",
+    replace: dict[str, str] | None = None,
 ) -> AsyncIterator[Stack]:
-    config = make_config(tmp, broker.port, time_scale=time_scale, extra=extra)
+    config = make_config(tmp, broker.port, time_scale=time_scale, extra=extra, replace=replace)
     root = load_config(config).mqtt.topic_root
     sim = await start_sim(config, tmp)
     daemon = start_daemon(config, tmp)

@@ -374,3 +374,33 @@ async def test_a_source_found_out_at_start_opens_a_record(tmp_path: Path) -> Non
     record = rig.log.open_record("cls2")
     assert record is not None and record["operator"] is None and record["command_ids"] == []
     await rig.stop()
+
+
+async def test_a_program_daq_window_lands_on_its_stop_and_in_the_export(tmp_path: Path) -> None:
+    from calibd.store.export import read_records, to_csv
+
+    rig = await Rig(tmp_path).start()
+    rig.feed(
+        status("acu", "PARKED", False, "t00", acu(17.4)),
+        accepted("r.1.deploy.ab", "acu", "jo", program="weekly-r1"),
+        status("acu", "DEPLOYING", True, "t01", acu(17.0), "r.1.deploy.ab", "AmC-1"),
+        status("acu", "AT_POSITION", True, "t10", acu(5.0), None, "AmC-1"),
+    )
+    window = {"id": "r.1.daq", "run": "weekly-r1", "step": 1, "point": 1, "ok": True}
+    window.update(start="t11", end="t12", mode="dwell")
+    daq = {"event": "daq", "system": "acu", "ts": "t12", "source": "AmC-1", **window}
+    rig.feed(Outgoing("event", "acu", daq))
+    # a window without a stop (nothing deployed on gt) is ignored, not an error
+    rig.feed(Outgoing("event", "gt", {**daq, "system": "gt"}))
+    changes = rig.changes()
+    assert ("daq", "acu", "t12") in changes and all(c[1] != "gt" for c in changes)
+    opened = rig.log.open_record("acu")
+    assert opened is not None and opened["program"] == "weekly-r1"
+    assert opened["stops"][0]["daq"] == window
+    rig.feed(status("acu", "PARKED", False, "t20", acu(17.4)))
+    await rig.stop()
+    records = read_records(tmp_path / "calibd.sqlite3", None)
+    assert records[0]["stops"][0]["daq"] == window
+    header, row = to_csv(records).splitlines()[:2]
+    cells = dict(zip(header.split(","), row.split(","), strict=True))
+    assert (cells["daq_start"], cells["daq_end"], cells["daq_request"]) == ("t11", "t12", "r.1.daq")
