@@ -67,6 +67,7 @@ bench: setup
 	PATH="/usr/sbin:$$PATH" $(PY) bench/ack_latency.py
 	PATH="/usr/sbin:$$PATH" $(PY) bench/reaction.py --n 200
 	PATH="/usr/sbin:$$PATH" $(PY) bench/reaction.py --n 50 --rest-s 0.6
+	PATH="/usr/sbin:$$PATH" $(PY) bench/program_eta.py --programs weekly,monthly --time-scale 100
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

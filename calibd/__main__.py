@@ -12,6 +12,7 @@ from pathlib import Path
 from calibd import __version__
 from calibd.config import ConfigError, Settings, json_schema, load_config
 from calibd.log import configure_logging
+from calibd.program import plan_cli
 
 
 def _load(path: str) -> Settings:
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--state-dir", help="the state directory (before --config)")
     p.add_argument("--output", help="write to this file (default: stdout)")
     p.set_defaults(func=cmd_log_export)
+    plan_cli.add_parser(sub)
     args = parser.parse_args(argv)
     raise SystemExit(args.func(args))
 

@@ -22,6 +22,9 @@ from calibd.core.subsystem import Subsystem
 from calibd.core.timefmt import iso
 from calibd.interlocks import InterlockBoard
 from calibd.mqtt import MqttEdge
+from calibd.program.daq import DONE_TOPIC, Daq
+from calibd.program.runs import RunLog, last_run
+from calibd.program.sequencer import Sequencer
 from calibd.state import next_session
 from calibd.store.db import Store, StoreError
 from calibd.store.deployments import DeploymentLog
@@ -120,11 +123,17 @@ async def run_daemon(settings: Settings) -> None:
     dispatcher = Dispatcher(
         subsystems, outbox, board, seen=await ledger.recent_ids(), on_new_id=ledger.add_id
     )
+    daq = Daq(settings.program, outbox, settings.sim.time_scale)
+    sequencer = Sequencer(settings, dispatcher, subsystems, outbox, RunLog(writer), inventory, daq)
+    dispatcher.programs = sequencer
+    interrupted = await last_run(store)
     birth: dict[str, Any] = {"version": __version__, "session": session, "started_at": started_at}
     watch: dict[str, Callable[[bytes], None]] = {}
     permit = settings.interlocks.run_permit
     if permit.required_for:
         watch[permit.topic_under(settings.mqtt.topic_root)] = board.set_permit
+    if settings.program.daq == "handshake":
+        watch[f"{settings.mqtt.topic_root.rstrip('/')}/{DONE_TOPIC}"] = daq.on_done
     edge = MqttEdge(settings.mqtt, outbox, dispatcher.handle, birth=birth, watch=watch)
     structlog.contextvars.bind_contextvars(session=session)
     log.info("starting", version=__version__, session=session, time_scale=settings.sim.time_scale)
@@ -145,6 +154,7 @@ async def run_daemon(settings: Settings) -> None:
             for name, sub in subsystems.items():
                 tg.create_task(sub.run(), name=f"subsystem:{name}")
             tg.create_task(board.run(), name="interlocks")
+            tg.create_task(sequencer.run(interrupted), name="program")
             tg.create_task(writer.run(), name="store-writer")
             tg.create_task(edge.run(), name="mqtt")
             tg.create_task(_first_readings(subsystems, edge), name="first-readings")

@@ -22,6 +22,7 @@ message = "an expert mounts a Cs137 source on ACU unit B"
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -71,6 +72,9 @@ class PointsStep(_Strict):
                     f"point {i + 1}: {self.system} points have exactly {', '.join(keys)}"
                     f" (got {', '.join(sorted(point)) or 'nothing'})"
                 )
+            bad = [k for k, v in point.items() if not math.isfinite(v)]
+            if bad:
+                raise ValueError(f"point {i + 1}: {', '.join(bad)} is not a finite number")
         if self.unit is not None and family(self.system) != "acu":
             raise ValueError("`unit` is for ACU steps only")
         return self
@@ -146,7 +150,9 @@ def load_program(ref: str | Path, programs_dir: Path = Path(".")) -> Program:
     try:
         return Program.model_validate(doc)
     except ValidationError as exc:
-        raise ProgramError([_where(e["loc"]) + ": " + e["msg"] for e in exc.errors()]) from exc
+        raise ProgramError(
+            [_where(e["loc"]) + ": " + e["msg"].removeprefix("Value error, ") for e in exc.errors()]
+        ) from exc
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
