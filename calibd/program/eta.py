@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from calibd.cfg_cls import ClsCfg
 from calibd.cfg_gt import GtCfg
@@ -81,87 +81,106 @@ class Leg:
         return self.motion_s, self.travel
 
 
-class Estimator(Protocol):
-    """One system's motion model, at the position its last estimated move reached."""
+class Estimator:
+    """One system's motion model, at the position its last estimated move reached; `deploy`,
+    `move` and `retract` time one command each (`_deploy`, `_move`, `_retract`: its waits)."""
 
-    def deploy(self, args: Mapping[str, Any]) -> Leg: ...
-
-    def move(self, args: Mapping[str, Any]) -> Leg: ...
-
-    def retract(self) -> Leg: ...
-
-    def path_problem(self, action: str, args: Mapping[str, Any]) -> str | None:
-        """Why the path of this command is refused (None: it has one)."""
-        ...
-
-
-class _Base:
-    def __init__(self, name: str, poll_fast_hz: float, settings: Settings) -> None:
+    def __init__(self, name: str, poll_fast_hz: float, valve: bool, settings: Settings) -> None:
         self.name = name
         scale = settings.sim.time_scale
         self.lag_s = LAG_PERIODS / poll_fast_hz * scale
-        self.valve_s = settings.program.valve_travel_s + LAG_PERIODS * HOUSE_FAST_POLL_S * scale
+        valve_s = settings.program.valve_travel_s + LAG_PERIODS * HOUSE_FAST_POLL_S * scale
+        self.valve_s = valve_s if valve else 0.0
 
     def path_problem(self, action: str, args: Mapping[str, Any]) -> str | None:
+        """Why the path of this command is refused (None: it has one)."""
         return None
-
-
-class AcuEta(_Base):
-    """`acu_motion.py`: select (turntable, only when the unit changes), gate valve, spool."""
-
-    def __init__(self, cfg: AcuCfg, settings: Settings, start: Mapping[str, Any]) -> None:
-        super().__init__("acu", cfg.poll_fast_hz, settings)
-        self.cfg = cfg
-        self.models = {u.name: spool_model(cfg, u.name) for u in cfg.units}
-        self.angles = {u.name: u.angle_deg for u in cfg.units}
-        self.unit: str = start.get("unit") or cfg.units[0].name  # homing leaves unit A there
-        self.rev = {u.name: 0.0 for u in cfg.units}
-        if start.get("z_m") is not None and self.unit in self.models:
-            self.rev[self.unit] = self.models[self.unit].rev_for_z(float(start["z_m"]))
 
     def deploy(self, args: Mapping[str, Any]) -> Leg:
         leg = Leg()
-        unit = str(args["unit"])
-        if unit != self.unit:
-            tt = self.cfg.turntable
-            cpr = tt.counts_per_rev * tt.gear_ratio
-            turn_deg = self.angles[unit] - self.angles.get(self.unit, 0.0)
-            t = drive_s(turn_deg / 360, tt.speed_deg_s / 360, tt.accel_deg_s2 / 360, cpr)
-            leg.add(t + self.lag_s, "acu.turntable", turn_deg)
-            self.unit = unit
-        leg.add(self.valve_s)
-        self._spool(leg, float(args["z_m"]))
+        self._deploy(leg, args)
         return leg
 
     def move(self, args: Mapping[str, Any]) -> Leg:
         leg = Leg()
-        self._spool(leg, float(args["z_m"]))
+        self._move(leg, args)
         return leg
 
     def retract(self) -> Leg:
         leg = Leg()
-        self._spool_rev(leg, 0.0)
-        leg.add(self.valve_s)
+        self._retract(leg)
+        leg.add(self.valve_s)  # every retract ends closing the gate valve
         return leg
 
+    def _deploy(self, leg: Leg, args: Mapping[str, Any]) -> None:
+        leg.add(self.valve_s)  # every deploy starts opening the gate valve
+        self._move(leg, args)
+
+    def _move(self, leg: Leg, args: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _retract(self, leg: Leg) -> None:
+        raise NotImplementedError
+
+
+class AcuEta(Estimator):
+    """`acu_motion.py`: select (turntable, only when the unit changes), gate valve, spool."""
+
+    def __init__(self, cfg: AcuCfg, settings: Settings, start: Mapping[str, Any]) -> None:
+        super().__init__("acu", cfg.poll_fast_hz, True, settings)
+        self.cfg = cfg
+        self.models = {u.name: spool_model(cfg, u.name) for u in cfg.units}
+        self.angles = {u.name: u.angle_deg for u in cfg.units}
+        # homing zeroes the turntable at 0 deg: the unit there (if any) is under the port
+        self.unit: str | None = start.get("unit") or next(
+            (u for u, a in self.angles.items() if a == 0), None
+        )
+        self.angle_deg = self.angles.get(self.unit or "", 0.0)
+        self.rev = {u.name: 0.0 for u in cfg.units}
+        if self.unit in self.models and start.get("z_m") is not None:
+            self.rev[self.unit] = self.models[self.unit].rev_for_z(float(start["z_m"]))
+
+    def _deploy(self, leg: Leg, args: Mapping[str, Any]) -> None:
+        unit = str(args["unit"])
+        if unit != self.unit:  # select: the turntable turns (absolute angles, no wrap)
+            tt = self.cfg.turntable
+            turn_deg = self.angles[unit] - self.angle_deg
+            cpr = tt.counts_per_rev * tt.gear_ratio
+            t = drive_s(turn_deg / 360, tt.speed_deg_s / 360, tt.accel_deg_s2 / 360, cpr)
+            leg.add(t + self.lag_s, "acu.turntable", turn_deg)
+            self.unit, self.angle_deg = unit, self.angles[unit]
+        super()._deploy(leg, args)
+
+    def _move(self, leg: Leg, args: Mapping[str, Any]) -> None:
+        self._spool(leg, float(args["z_m"]))
+
+    def _retract(self, leg: Leg) -> None:
+        self._spool_rev(leg, 0.0)
+
     def _spool(self, leg: Leg, z_m: float) -> None:
-        self._spool_rev(leg, self.models[self.unit].rev_for_z(z_m))
+        self._spool_rev(leg, self.models[self._unit()].rev_for_z(z_m))
+
+    def _unit(self) -> str:
+        if self.unit is None:
+            raise ArithmeticError("no ACU unit under the port")
+        return self.unit
 
     def _spool_rev(self, leg: Leg, rev: float) -> None:
-        drum = self.models[self.unit].drum
-        now = self.rev[self.unit]
+        unit = self._unit()
+        drum = self.models[unit].drum
+        now = self.rev[unit]
         m_per_rev = drum.metres_per_rev(now)
-        cpr = self.cfg.spool_of(self.unit).counts_per_rev
+        cpr = self.cfg.spool_of(unit).counts_per_rev
         t = drive_s(rev - now, self.cfg.speed_m_s / m_per_rev, self.cfg.accel_m_s2 / m_per_rev, cpr)
-        leg.add(t + self.lag_s, f"acu.{self.unit}", drum.paid_out_m(rev) - drum.paid_out_m(now))
-        self.rev[self.unit] = rev
+        leg.add(t + self.lag_s, f"acu.{unit}", drum.paid_out_m(rev) - drum.paid_out_m(now))
+        self.rev[unit] = rev
 
 
-class ClsEta(_Base):
+class ClsEta(Estimator):
     """`cls_motion.py`: coordinated moves of both spools, a stop at every waypoint."""
 
     def __init__(self, name: str, cfg: ClsCfg, settings: Settings, start: Mapping[str, Any]):
-        super().__init__(name, cfg.poll_fast_hz, settings)
+        super().__init__(name, cfg.poll_fast_hz, True, settings)
         self.cfg = cfg
         self.model = ClsModel(cfg)  # its own: the live model's warm starts stay untouched
         self.revs = (0.0, 0.0)
@@ -192,10 +211,15 @@ class ClsEta(_Base):
             (cfg.spool, self.revs[0], rev_c, "central"),
             (cfg.side_spool, self.revs[1], rev_s, "side"),
         )
+        # speeds from the bare drum radius, as cls_motion does (the cable: its layer's radius)
         dist_m = [abs(b - a) * 2 * math.pi * sp.drum_radius_m for sp, a, b, _ in spools]
         travel_s = max(dist_m) / cfg.speed_m_s
-        times = []
-        for (sp, a, b, axis), metres in zip(spools, dist_m, strict=True):
+        model, times = self.model, []
+        cable_m = (
+            model.central_drum.paid_out_m(rev_c) - model.central_drum.paid_out_m(self.revs[0]),
+            model.side_wound_in_m(rev_s) - model.side_wound_in_m(self.revs[1]),
+        )
+        for (sp, a, b, axis), metres in zip(spools, cable_m, strict=True):
             if abs(b - a) * sp.counts_per_rev < 1.0:
                 continue
             speed = abs(b - a) / max(travel_s, 1e-9)
@@ -213,8 +237,7 @@ class ClsEta(_Base):
         leg.add(2 * self.lag_s)  # the correction loop judges the second fresh poll
         self.pose = path[-1]
 
-    def deploy(self, args: Mapping[str, Any]) -> Leg:
-        leg = Leg()
+    def _deploy(self, leg: Leg, args: Mapping[str, Any]) -> None:
         model = self.model
         leg.add(self.valve_s)
         self._coordinated(leg, *model.revs_in_chimney(model.loop.c_z + _WEIGH_ABOVE_M))
@@ -225,16 +248,12 @@ class ClsEta(_Base):
         if isinstance(plan, str):
             raise ArithmeticError(plan)
         self._follow(leg, plan)
-        return leg
 
-    def move(self, args: Mapping[str, Any]) -> Leg:
-        leg = Leg()
+    def _move(self, leg: Leg, args: Mapping[str, Any]) -> None:
         target = (float(args["x_m"]), float(args["z_m"]))
         self._follow(leg, self.model.waypoints(self.pose or self.model.exit_point(), target))
-        return leg
 
-    def retract(self) -> Leg:
-        leg = Leg()
+    def _retract(self, leg: Leg) -> None:
         model, cfg = self.model, self.cfg
         if self.pose is not None:
             plan = model.plan(self.pose, model.exit_point())
@@ -246,21 +265,18 @@ class ClsEta(_Base):
         self._coordinated(leg, *model.revs_in_chimney(model.loop.c_z))
         self._coordinated(leg, 0.0, model.side_rev_at(_SIDE_APPROACH_M))
         # the side spool pays out onto its reference flag at home speed (last acceleration)
-        side = cfg.side_spool
-        cpr = side.counts_per_rev
-        speed = round(cfg.home_speed_m_s / (2 * math.pi * side.drum_radius_m) * cpr)
-        dist = round(abs(self.revs[1]) * cpr)
-        leg.add(jog_s(dist, speed, max(1, round(self.side_accel * cpr))) + self.lag_s)
+        cpr = cfg.side_spool.counts_per_rev
+        speed = round(cfg.home_speed_m_s / (2 * math.pi * cfg.side_spool.drum_radius_m) * cpr)
+        accel = max(1, round(self.side_accel * cpr))
+        leg.add(jog_s(round(abs(self.revs[1]) * cpr), speed, accel) + self.lag_s)
         self.revs, self.pose = (0.0, 0.0), None
-        leg.add(self.valve_s)
-        return leg
 
 
-class GtEta(_Base):
+class GtEta(Estimator):
     """`gt_motion.py`: both drums in step to the lengths that put the car at theta."""
 
     def __init__(self, cfg: GtCfg, settings: Settings, start: Mapping[str, Any]) -> None:
-        super().__init__("gt", cfg.poll_fast_hz, settings)
+        super().__init__("gt", cfg.poll_fast_hz, cfg.valve is not None, settings)
         self.cfg = cfg
         self.model = GtModel.from_cfg(cfg)
         self.theta = self.model.theta_park_rad
@@ -268,8 +284,6 @@ class GtEta(_Base):
         if start.get("theta_deg") is not None:
             self.theta = math.radians(float(start["theta_deg"]))
             self.revs = self.model.revs_for(self.theta, 1)
-        if self.cfg.valve is None:
-            self.valve_s = 0.0
 
     def _drums_to(self, leg: Leg, top: float, bottom: float) -> None:
         cfg, mpr = self.cfg, self.model.metres_per_rev
@@ -289,91 +303,60 @@ class GtEta(_Base):
             leg.add(0.0, f"gt.{axis}", d * mpr)
         leg.add(max(times) + self.lag_s)
 
-    def _to(self, leg: Leg, theta_deg: float) -> None:
-        target = math.radians(theta_deg)
+    def _move(self, leg: Leg, args: Mapping[str, Any]) -> None:
+        target = math.radians(float(args["theta_deg"]))
         d = 1 if target > self.theta else -1
         self._drums_to(leg, *self.model.revs_for(target, d))
         leg.add(self.lag_s)  # the position is judged on the next poll
         self.theta = target
 
-    def deploy(self, args: Mapping[str, Any]) -> Leg:
-        leg = Leg()
-        leg.add(self.valve_s)
-        self._to(leg, float(args["theta_deg"]))
-        return leg
-
-    def move(self, args: Mapping[str, Any]) -> Leg:
-        leg = Leg()
-        self._to(leg, float(args["theta_deg"]))
-        return leg
-
-    def retract(self) -> Leg:
-        leg = Leg()
+    def _retract(self, leg: Leg) -> None:
         self._drums_to(leg, 0.0, 0.0)
         self.theta = self.model.theta_park_rad
-        leg.add(self.valve_s)
-        return leg
 
 
-class RovEta(_Base):
-    """`rov_motion.py`, roughly (no shipped program uses the ROV): winch moves at winch speed,
+class RovEta(Estimator):
+    """`rov_motion.py`, roughly (no shipped program uses the ROV): winch moves at winch speed;
     navigation as the navigator's saturated proportional approach, then `settle_s`."""
 
     def __init__(self, cfg: RovCfg, settings: Settings, start: Mapping[str, Any]) -> None:
-        super().__init__("rov", cfg.poll_fast_hz, settings)
+        super().__init__("rov", cfg.poll_fast_hz, True, settings)
         self.cfg = cfg
         self.umbilical = Umbilical.from_cfg(cfg)
         self.launch = (0.0, 0.0, cfg.z_launch_m)
+        self.at = self.launch  # where the vehicle is (or will be, once launched)
         self.paid_m = 0.0
-        self.at: tuple[float, float, float] | None = None
         if all(start.get(k) is not None for k in ("x_m", "y_m", "z_m")):
             self.at = (float(start["x_m"]), float(start["y_m"]), float(start["z_m"]))
             self.paid_m = self.umbilical.path_m(self.at) + cfg.slack_margin_m
 
-    def _winch(self, leg: Leg, paid_m: float, speed: float | None = None) -> None:
-        speed = speed or self.cfg.winch_speed_m_s
-        leg.add(profile_s(paid_m - self.paid_m, speed, self.cfg.winch_accel_m_s2) + self.lag_s)
-        leg.add(0.0, "rov.winch", paid_m - self.paid_m)
+    def _winch(self, leg: Leg, paid_m: float) -> None:
+        t = profile_s(paid_m - self.paid_m, self.cfg.winch_speed_m_s, self.cfg.winch_accel_m_s2)
+        leg.add(t + self.lag_s, "rov.winch", paid_m - self.paid_m)
         self.paid_m = paid_m
 
     def _navigate(self, leg: Leg, target: tuple[float, float, float]) -> None:
         cfg = self.cfg
-        start = self.at or self.launch
-        dist = math.dist(start, target)
-        k, v = cfg.nav_gain_per_s, cfg.speed_max_m_s
-        tol = cfg.position_tolerance_m
-        near = v / k  # inside this the speed is k * distance
-        nav = (dist - near) / v + math.log(near / tol) / k if dist > near else 0.0
-        if tol < dist <= near:
-            nav = math.log(dist / tol) / k
+        dist = math.dist(self.at, target)
+        k, v, tol = cfg.nav_gain_per_s, cfg.speed_max_m_s, cfg.position_tolerance_m
+        near = v / k  # inside this the speed is k * distance (an exponential approach)
+        nav = max(dist - near, 0.0) / v + math.log(max(min(dist, near), tol) / tol) / k
         leg.add(nav + cfg.settle_s + self.lag_s, "rov.vehicle", dist)
         self.at = target
         self._winch(leg, self.umbilical.path_m(target) + cfg.slack_margin_m)
 
-    def deploy(self, args: Mapping[str, Any]) -> Leg:
-        leg = Leg()
+    def _deploy(self, leg: Leg, args: Mapping[str, Any]) -> None:
         leg.add(self.valve_s)
         self._winch(leg, self.cfg.z_park_m - self.cfg.z_launch_m)
         self.at = self.launch
-        self.move_to(leg, args)
-        return leg
+        self._move(leg, args)
 
-    def move_to(self, leg: Leg, args: Mapping[str, Any]) -> None:
+    def _move(self, leg: Leg, args: Mapping[str, Any]) -> None:
         self._navigate(leg, (float(args["x_m"]), float(args["y_m"]), float(args["z_m"])))
 
-    def move(self, args: Mapping[str, Any]) -> Leg:
-        leg = Leg()
-        self.move_to(leg, args)
-        return leg
-
-    def retract(self) -> Leg:
-        leg = Leg()
-        if self.at is not None and self.at != self.launch:
-            self._navigate(leg, self.launch)
+    def _retract(self, leg: Leg) -> None:
+        self._navigate(leg, self.launch)
         self._winch(leg, 0.0)
-        self.at = None
-        leg.add(self.valve_s)
-        return leg
 
 
 def estimator(system: str, settings: Settings, start: Mapping[str, Any] | None) -> Estimator:

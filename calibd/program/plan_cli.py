@@ -19,7 +19,7 @@ from calibd.buses import Buses
 from calibd.config import ConfigError, load_config
 from calibd.core.outbox import Outbox
 from calibd.program.model import ProgramError, load_program
-from calibd.program.plan import make_plan
+from calibd.program.plan import hms, make_plan
 from calibd.program.sources import SourcesError, offline_sources
 
 EXIT_RUNNABLE, EXIT_PROBLEMS, EXIT_UNREADABLE = 0, 1, 2
@@ -69,4 +69,7 @@ def run_plan(args: argparse.Namespace) -> int:
         print(json.dumps(plan.as_dict(), indent=1))
     else:
         print(plan.render())
+        scale = settings.sim.time_scale
+        if scale != 1.0:
+            print(f"wall time at [sim] time_scale {scale:g}: {hms(plan.eta_s() / scale)}")
     return EXIT_PROBLEMS if plan.problems else EXIT_RUNNABLE
