@@ -69,13 +69,18 @@ def _line(doc: dict[str, Any]) -> str:
     ).rstrip()
 
 
+def _systems(docs: dict[Any, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The systems' statuses (`+/status` also matches `{root}/program/status`)."""
+    return [d for d in docs.values() if isinstance(d.get("system"), str)]
+
+
 async def _cycle(link: CtlLink, systems: list[str]) -> int:
     for system in systems:
         for action, args in DEMO_STEPS.get(system, []):
             print(f"> {system} {action} {args}", flush=True)
             _, final = await link.command(system, action, args, timeout_s=600)
             print(f"  {final['result'] if final else 'rejected'}", flush=True)
-            for doc in (await link.statuses(None, 0.3)).values():
+            for doc in _systems(await link.statuses(None, 0.3)):
                 print("  " + _line(doc), flush=True)
             if final is None or final["result"] != "completed":
                 return 1
@@ -84,7 +89,7 @@ async def _cycle(link: CtlLink, systems: list[str]) -> int:
 
 async def _live(link: CtlLink) -> int:
     while True:
-        for doc in (await link.statuses(None, 1.0)).values():
+        for doc in _systems(await link.statuses(None, 1.0)):
             print(_line(doc), flush=True)
         print("-" * 60, flush=True)
 

@@ -358,8 +358,8 @@ class Sequencer:
                 if self._aborted.is_set():
                     raise _Abort
                 if watch is not None and watch.state == "FAULT":
-                    code = watch.latched.code if watch.latched is not None else "fault"
-                    raise _Suspend(f"{watch.name} tripped ({code}) during the DAQ")
+                    latched = watch.latched.code if watch.latched is not None else "FAULT"
+                    raise _Suspend(f"{watch.name} tripped ({latched}) during the DAQ")
                 if watch is not None and watch.command is not None:
                     raise _Suspend(
                         f"{watch.name} was commanded ({watch.command.action}) during the DAQ"
