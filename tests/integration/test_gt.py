@@ -95,7 +95,7 @@ async def test_home_deploy_moves_retract_against_truth(mosquitto: Broker, tmp_pa
         assert not [e for e in p.on("events") if e.get("event") == "fault"]
         # the pull-pull pair stayed in step: every spool tension the daemon saw stayed well
         # inside its window (nominal 14.7-27.4 N; slack below ~6 N, snag above ~37 N; a transient
-    # dip to 7.8 N was seen once with both CPUs saturated)
+        # dip to 7.8 N was seen once with both CPUs saturated)
         seen = [
             t["axes"][axis]["tension_n"]
             for t in p.on("gt/telemetry")
