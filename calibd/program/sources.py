@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from urllib.parse import quote
 
 from calibd.config import Settings
 from calibd.program.model import family
-from calibd.store.db import FILENAME
+from calibd.store.db import FILENAME, has_table, open_read_only
 from calibd.store.inventory import IN_USE, SourceRecord
 
 _SELECT = "SELECT id, kind, activity_bq, radioactive, state, system, unit, updated FROM sources"
-_BUSY_TIMEOUT_S = 5.0
 
 
 class SourcesError(Exception):
@@ -47,16 +45,14 @@ def seeded(settings: Settings) -> list[SourceRecord]:
 def read_store(db_path: Path) -> list[SourceRecord]:
     """Every source in the store at `db_path`, opened read-only (none: no `sources` table
     yet, the daemon creates and seeds it)."""
-    uri = f"file:{quote(str(db_path.resolve()))}?mode=ro"
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_S)
+        conn = open_read_only(db_path)
     except sqlite3.Error as exc:
         raise SourcesError(f"{db_path}: cannot open the store read-only: {exc}") from exc
     try:
-        found = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sources'"
-        ).fetchone()
-        rows = conn.execute(_SELECT).fetchall() if found else []  # older: the daemon seeds it
+        rows = (
+            conn.execute(_SELECT).fetchall() if has_table(conn, "sources") else []
+        )  # older: the daemon seeds it
     except sqlite3.Error as exc:
         raise SourcesError(f"{db_path}: cannot read the source inventory: {exc}") from exc
     finally:

@@ -16,12 +16,27 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from calibd.store.migrations import MIGRATIONS
 
 T = TypeVar("T")
 FILENAME = "calibd.sqlite3"
 BUSY_TIMEOUT_S = 5.0
+
+
+def open_read_only(db_path: Path, busy_timeout_s: float = 5.0) -> sqlite3.Connection:
+    """A read-only connection to the store at `db_path` (for offline readers: the log export,
+    the program plan), which never creates or migrates anything; raises sqlite3.Error."""
+    uri = f"file:{quote(str(db_path.resolve()))}?mode=ro"
+    return sqlite3.connect(uri, uri=True, timeout=busy_timeout_s)
+
+
+def has_table(conn: sqlite3.Connection, name: str) -> bool:
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
+    return found is not None
 
 
 class StoreError(Exception):

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
 
 from calibd.core.timefmt import iso
+from calibd.store.db import has_table, open_read_only
 
 Record = dict[str, Any]
 
@@ -46,7 +46,6 @@ CSV_COLUMNS = (
 _RECORD = (
     "id, source, system, unit, operator, program, command_ids, session, started, ended, outcome"
 )
-_BUSY_TIMEOUT_S = 5.0
 Which = Literal["all", "since", "open", "closed"]
 _SELECTS: dict[Which, str] = {
     "all": "FROM deployments ORDER BY started, id LIMIT ?",
@@ -118,16 +117,12 @@ def read_records(db_path: Path, since: datetime | None) -> list[Record]:
             f"{db_path}: no such database (wrong state directory? see --state-dir, --config,"
             " CALIBD_STATE__DIR)"
         )
-    uri = f"file:{quote(str(db_path.resolve()))}?mode=ro"
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_S)
+        conn = open_read_only(db_path)
     except sqlite3.Error as exc:
         raise ExportError(f"{db_path}: cannot open the database read-only: {exc}") from exc
     try:
-        found = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deployments'"
-        ).fetchone()
-        if found is None:
+        if not has_table(conn, "deployments"):
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             raise ExportError(
                 f"{db_path}: no deployment log in this database (schema version {version});"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from calibd.config import load_config
-from tests.conftest import Broker, Proc, make_config, start_daemon, start_sim
+from tests.conftest import BIN, Broker, Proc, make_config, start_daemon, start_sim
 from tests.mqtt_probe import Probe
 
 
@@ -92,3 +94,38 @@ async def hil_stack(
         if stack is not None and stack.daemon is not daemon:
             stack.daemon.stop()
         sim.stop()
+
+
+async def restart(stack: Stack, name: str, *, kill: bool = True) -> None:
+    """Kill -9 (or stop) the daemon and start it again; until it is online again."""
+    p = stack.probe
+    session = p.last("daemon/state")["session"]
+    if kill:
+        stack.daemon.kill9()
+    else:
+        assert stack.daemon.stop() == 0
+    stack.daemon = Proc(
+        [str(BIN / "calibd"), "run", "--config", str(stack.config)],
+        stack.tmp / f"{name}.log",
+        env={"PYTHONUNBUFFERED": "1"},
+    )
+    await p.wait(
+        lambda: (
+            p.last("daemon/state")["session"] == session + 1
+            and p.last("daemon/state")["state"] == "online"
+        ),
+        20.0,
+        f"{name} online",
+    )
+
+
+def export(config: Path) -> list[dict[str, Any]]:
+    out = subprocess.run(
+        [str(BIN / "calibd"), "log", "export", "--format", "json", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    records: list[dict[str, Any]] = json.loads(out.stdout)
+    return records

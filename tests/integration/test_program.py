@@ -5,16 +5,14 @@ problem; a daemon killed during a run reports the interrupted program and resume
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import BIN, Broker, Proc
-from tests.integration.stack import Stack, hil_stack
+from tests.conftest import Broker
+from tests.integration.stack import export, hil_stack, restart
 from tests.mqtt_probe import Probe
 
 pytestmark = pytest.mark.integration
@@ -36,18 +34,6 @@ def _program(tmp: Path, text: str = SHORT, name: str = "short") -> str:
     path = tmp / f"{name}.toml"
     path.write_text(text)
     return str(path)
-
-
-def _export(config: Path) -> list[dict[str, Any]]:
-    out = subprocess.run(
-        [str(BIN / "calibd"), "log", "export", "--format", "json", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    records: list[dict[str, Any]] = json.loads(out.stdout)
-    return records
 
 
 async def _global(p: Probe, action: str, args: dict[str, Any] | None = None) -> str:
@@ -97,7 +83,7 @@ async def test_the_weekly_program_runs_unattended(mosquitto: Broker, tmp_path: P
         assert stack.acu()["state"] == "PARKED"
         print(f"weekly at time_scale 300: {wall_s:.1f} s wall")
         # every point is in the deployment log with its DAQ window
-        records = [r for r in _export(stack.config) if r["program"] == run]
+        records = [r for r in export(stack.config) if r["program"] == run]
         assert [r["source"] for r in records] == ["AmC-1", "laser-1"], records
         windows = [s["daq"] for r in records for s in r["stops"] if "daq" in s]
         assert len(windows) == 15 and all(w["ok"] and w["start"] < w["end"] for w in windows)
@@ -164,7 +150,7 @@ async def test_daq_handshake_pause_trip_resume_abort(mosquitto: Broker, tmp_path
         aborted = p.last("program/status")
         assert aborted["state"] == "ABORTED" and "aborted by pytest" in aborted["reason"]
         assert (await p.status("acu", lambda s: s["state"] == "PARKED"))["deployed"] is False
-        records = [r for r in _export(stack.config) if r["program"] == run]
+        records = [r for r in export(stack.config) if r["program"] == run]
         assert len(records) == 1 and records[0]["outcome"] == "parked", records
         windows = [s["daq"] for s in records[0]["stops"] if "daq" in s]
         # point 2's first window failed (the snag), its repetition was taken
@@ -218,25 +204,6 @@ async def test_bad_programs_are_refused_with_every_problem(
         assert stack.acu()["state"] == "PARKED"  # nothing moved
 
 
-async def _restart(stack: Stack) -> None:
-    p = stack.probe
-    session = p.last("daemon/state")["session"]
-    stack.daemon.kill9()
-    stack.daemon = Proc(
-        [str(BIN / "calibd"), "run", "--config", str(stack.config)],
-        stack.tmp / "calibd-restarted.log",
-        env={"PYTHONUNBUFFERED": "1"},
-    )
-    await p.wait(
-        lambda: (
-            p.last("daemon/state")["session"] == session + 1
-            and p.last("daemon/state")["state"] == "online"
-        ),
-        20.0,
-        "restarted daemon online",
-    )
-
-
 async def test_a_restarted_daemon_reports_and_resumes_the_interrupted_program(
     mosquitto: Broker, tmp_path: Path
 ) -> None:
@@ -246,7 +213,7 @@ async def test_a_restarted_daemon_reports_and_resumes_the_interrupted_program(
         run = await _start(p, _program(tmp_path))
         await _daq_done(p, await _daq_request(p, 1))
         await _daq_request(p, 2)
-        await _restart(stack)
+        await restart(stack, "calibd-restarted")
         status = await _program_state(p, "SUSPENDED")
         assert status["run"] == run and "interrupted by a daemon restart" in status["reason"]
         assert status["point"] == 2 and status["done_points"] == 1, status

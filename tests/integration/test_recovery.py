@@ -6,7 +6,6 @@ corrupt database are each met with a safe state and a clear message."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import subprocess
 import time
@@ -17,34 +16,11 @@ import pytest
 
 from calibd.config import load_config
 from calibd.store.db import FILENAME
-from tests.conftest import BIN, Broker, Proc
-from tests.integration.stack import Stack, hil_stack
+from tests.conftest import BIN, Broker
+from tests.integration.stack import Stack, export, hil_stack, restart
 from tests.mqtt_probe import Probe
 
 pytestmark = pytest.mark.integration
-
-
-async def _restart(stack: Stack, name: str, *, kill: bool = True) -> None:
-    """Kill -9 (or stop) the daemon and start it again; until it is online again."""
-    p = stack.probe
-    session = p.last("daemon/state")["session"]
-    if kill:
-        stack.daemon.kill9()
-    else:
-        assert stack.daemon.stop() == 0
-    stack.daemon = Proc(
-        [str(BIN / "calibd"), "run", "--config", str(stack.config)],
-        stack.tmp / f"{name}.log",
-        env={"PYTHONUNBUFFERED": "1"},
-    )
-    await p.wait(
-        lambda: (
-            p.last("daemon/state")["session"] == session + 1
-            and p.last("daemon/state")["state"] == "online"
-        ),
-        20.0,
-        f"{name} online",
-    )
 
 
 async def _acu_after_restart(p: Probe, pred: Any) -> dict[str, Any]:
@@ -57,18 +33,6 @@ async def _close_to_truth(stack: Stack, status: dict[str, Any]) -> float:
     true_z = truth["position"]["z_m"]
     assert abs(status["position"]["z_m"] - true_z) <= 0.001, (status["position"], truth)
     return float(true_z)
-
-
-def _export(config: Path) -> list[dict[str, Any]]:
-    out = subprocess.run(
-        [str(BIN / "calibd"), "log", "export", "--format", "json", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    records: list[dict[str, Any]] = json.loads(out.stdout)
-    return records
 
 
 def _db(config: Path) -> Path:
@@ -92,7 +56,7 @@ async def test_kill9_mid_move_and_at_a_point(mosquitto: Broker, tmp_path: Path) 
         await p.wait(
             lambda: (stack.truth()["units"]["A"]["paid_out_m"] or 0) > 8.0, 30.0, "going down"
         )
-        await _restart(stack, "calibd-mid-move")
+        await restart(stack, "calibd-mid-move")
         # the restarted daemon stopped the drive first: the source never reached the target
         status = await _acu_after_restart(p, lambda s: s["state"] == "STOPPED")
         assert status["deployed"] is True and status["homed"] is True, status
@@ -106,7 +70,7 @@ async def test_kill9_mid_move_and_at_a_point(mosquitto: Broker, tmp_path: Path) 
         status = await p.status("acu", lambda s: s["state"] == "AT_POSITION")
         await _close_to_truth(stack, status)
 
-        await _restart(stack, "calibd-at-point")
+        await restart(stack, "calibd-at-point")
         status = await _acu_after_restart(p, lambda s: s["state"] == "AT_POSITION")
         assert status["deployed"] is True and status["source"] == "AmC-1", status
         await _close_to_truth(stack, status)
@@ -118,7 +82,7 @@ async def test_kill9_mid_move_and_at_a_point(mosquitto: Broker, tmp_path: Path) 
         assert retract["result"] == "completed", retract
         assert stack.truth()["units"]["A"]["parked"] is True
 
-    records = [r for r in _export(stack.config) if r["system"] == "acu"]
+    records = [r for r in export(stack.config) if r["system"] == "acu"]
     assert len(records) == 1, records  # one excursion, continued across both restarts
     rec = records[0]
     assert (rec["source"], rec["unit"], rec["operator"], rec["outcome"]) == (
@@ -164,7 +128,7 @@ async def test_power_loss_while_down_is_a_position_mismatch(
             10.0,
             "power loss",
         )
-        await _restart(stack, "calibd-after-power-loss", kill=False)
+        await restart(stack, "calibd-after-power-loss", kill=False)
         status = await _acu_after_restart(p, lambda s: s["state"] == "FAULT")
         fault = status["fault"]
         assert fault["code"] == "position_mismatch", status
@@ -195,7 +159,7 @@ async def test_power_loss_while_down_is_a_position_mismatch(
         assert stack.truth()["units"]["A"]["parked"] is True
         events = [m.payload for m in p.msgs if m.topic.endswith("/events")]
         assert any(e.get("event") == "recovery" and e["outcome"] == "mismatch" for e in events)
-    records = [r for r in _export(stack.config) if r["system"] == "acu"]
+    records = [r for r in export(stack.config) if r["system"] == "acu"]
     assert len(records) == 1 and records[0]["outcome"] == "parked", records
 
 
@@ -208,7 +172,7 @@ async def test_a_lost_database_and_the_expert_override(mosquitto: Broker, tmp_pa
         db = _db(stack.config)
         for path in db.parent.glob(db.name + "*"):
             path.unlink()
-        await _restart(stack, "calibd-no-db", kill=False)
+        await restart(stack, "calibd-no-db", kill=False)
         status = await _acu_after_restart(p, lambda s: s["state"] == "FAULT")
         assert status["fault"]["code"] == "position_mismatch", status
         assert "no persisted record" in status["fault"]["message"]
