@@ -1,0 +1,229 @@
+"""calibctl's own short-lived MQTT v5 link (not the daemon's edge): commands with a private
+Response Topic, retained reads with a barrier, and one ordered stream of everything received.
+
+A reader task (owned by the link, cancelled and awaited when it closes) moves every message
+into a queue; `next()` takes from that queue under a deadline, so a timeout never loses one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from calibd.ctl.errors import UNAVAILABLE, CtlError
+
+NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+#: connecting, subscribing, publishing and disconnecting each get this long
+IO_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One received message: `doc` is the parsed JSON (None if empty or not JSON)."""
+
+    topic: str
+    doc: Any
+    retain: bool
+    correlation: bytes | None = None
+
+
+def _inbound(msg: aiomqtt.Message) -> Inbound:
+    raw = msg.payload if isinstance(msg.payload, bytes | bytearray) else str(msg.payload).encode()
+    try:
+        doc: Any = json.loads(raw) if raw else None
+    except ValueError:
+        doc = None
+    corr = getattr(msg.properties, "CorrelationData", None) if msg.properties else None
+    return Inbound(msg.topic.value, doc, bool(msg.retain), corr)
+
+
+class CtlLink:
+    """A short-lived operator connection to the broker under `root`."""
+
+    def __init__(self, host: str, port: int, root: str, operator: str = "calibctl") -> None:
+        self.host, self.port = host, port
+        self.root = root.rstrip("/")
+        self.operator = operator
+        self.inbox = f"{self.root}/ctl/{uuid.uuid4().hex[:12]}"
+        self.client = aiomqtt.Client(
+            host,
+            port,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            socket_options=NODELAY,
+            identifier=f"calibctl-{uuid.uuid4().hex[:8]}",
+            timeout=IO_TIMEOUT_S,
+        )
+        self._queue: asyncio.Queue[Inbound | CtlError] = asyncio.Queue()
+        self._reader: asyncio.Task[None] | None = None
+        self._syncs = 0
+
+    # ---- connection -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> CtlLink:
+        try:
+            async with asyncio.timeout(IO_TIMEOUT_S):
+                await self.client.__aenter__()
+        except (aiomqtt.MqttError, TimeoutError, OSError) as exc:
+            raise CtlError(
+                f"cannot reach the MQTT broker at {self.host}:{self.port}: {exc or 'timeout'}",
+                UNAVAILABLE,
+            ) from None
+        self._reader = asyncio.create_task(self._read(), name="calibctl-reader")
+        try:
+            await self.subscribe(f"{self.inbox}/#")
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            if self._reader is not None:
+                self._reader.cancel()
+                try:
+                    await self._reader
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise
+        finally:  # a clean DISCONNECT, also when interrupted
+            with contextlib.suppress(aiomqtt.MqttError, TimeoutError, OSError):
+                async with asyncio.timeout(IO_TIMEOUT_S):
+                    await self.client.__aexit__(None, None, None)
+
+    async def _read(self) -> None:
+        try:
+            async for msg in self.client.messages:
+                self._queue.put_nowait(_inbound(msg))
+        except aiomqtt.MqttError as exc:
+            self._queue.put_nowait(CtlError(f"lost the MQTT broker: {exc}", UNAVAILABLE))
+
+    def _lost(self, exc: BaseException) -> CtlError:
+        return CtlError(f"MQTT broker {self.host}:{self.port}: {exc or 'timeout'}", UNAVAILABLE)
+
+    # ---- receiving --------------------------------------------------------------------------
+
+    async def subscribe(self, *filters: str) -> None:
+        try:
+            async with asyncio.timeout(IO_TIMEOUT_S):
+                for topic in filters:
+                    await self.client.subscribe(topic, qos=1)
+        except (aiomqtt.MqttError, TimeoutError) as exc:
+            raise self._lost(exc) from None
+
+    async def next(self, timeout_s: float) -> Inbound | None:
+        """The next message received, or None when none came within `timeout_s`."""
+        try:
+            async with asyncio.timeout(max(timeout_s, 0.0)):
+                item = await self._queue.get()
+        except TimeoutError:
+            return None
+        if isinstance(item, CtlError):
+            self._queue.put_nowait(item)  # every later call fails the same way
+            raise item
+        return item
+
+    async def sync(self, timeout_s: float = IO_TIMEOUT_S) -> list[Inbound]:
+        """Every message received until a marker published now comes back: after `subscribe`,
+        all the retained messages of those filters (the broker queues them first)."""
+        self._syncs += 1
+        marker = f"{self.inbox}/sync/{self._syncs}"
+        await self.publish(marker, b"{}")
+        got: list[Inbound] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            msg = await self.next(deadline - loop.time())
+            if msg is None:
+                raise CtlError(f"no echo from the broker within {timeout_s:g} s", UNAVAILABLE)
+            if msg.topic == marker:
+                return got
+            got.append(msg)
+
+    async def retained(self, *filters: str) -> list[Inbound]:
+        """Subscribe to `filters` and return what is retained there (and anything else that
+        arrived meanwhile)."""
+        await self.subscribe(*filters)
+        return await self.sync()
+
+    # ---- sending ----------------------------------------------------------------------------
+
+    async def publish(self, topic: str, payload: bytes, properties: Any = None) -> None:
+        try:
+            async with asyncio.timeout(IO_TIMEOUT_S):
+                await self.client.publish(topic, payload, qos=1, properties=properties)
+        except (aiomqtt.MqttError, TimeoutError) as exc:
+            raise self._lost(exc) from None
+
+    def topic(self, system: str | None, *, expert: bool = False) -> str:
+        if system is None:
+            return f"{self.root}/cmd"
+        return f"{self.root}/{system}/{'expert/cmd' if expert else 'cmd'}"
+
+    async def send(
+        self, system: str | None, action: str, args: dict[str, Any], *, expert: bool = False
+    ) -> str:
+        """Publish a command (replies to our inbox, correlation = the id); return its id."""
+        cmd_id = f"ctl-{uuid.uuid4().hex[:12]}"
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        props.ResponseTopic = self.inbox
+        props.CorrelationData = cmd_id.encode()
+        doc = {"id": cmd_id, "action": action, "args": args, "operator": self.operator}
+        await self.publish(self.topic(system, expert=expert), json.dumps(doc).encode(), props)
+        return cmd_id
+
+    def is_reply(self, msg: Inbound) -> bool:
+        return msg.topic == self.inbox and isinstance(msg.doc, dict)
+
+    # ---- the simple calls `calibd demo` uses ------------------------------------------------
+
+    async def command(
+        self, system: str | None, action: str, args: dict[str, Any], timeout_s: float = 3600.0
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Send a command; return (immediate reply, final reply or None if rejected)."""
+        cmd_id = await self.send(system, action, args)
+        first: dict[str, Any] | None = None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while (msg := await self.next(deadline - loop.time())) is not None:
+            if not self.is_reply(msg) or msg.doc.get("id") != cmd_id:
+                continue
+            if first is None:
+                first = msg.doc
+                if msg.doc["result"] == "rejected":
+                    return msg.doc, None
+                if not msg.doc["final"]:
+                    continue
+            return first, msg.doc
+        raise TimeoutError
+
+    async def statuses(self, system: str | None, wait_s: float = 1.0) -> dict[str, dict[str, Any]]:
+        """Every system status received within `wait_s` (the retained ones first)."""
+        topic = f"{self.root}/{system or '+'}/status"
+        await self.subscribe(topic)
+        out: dict[str, dict[str, Any]] = {}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while (msg := await self.next(deadline - loop.time())) is not None:
+            name = system_of(self.root, msg.topic)
+            if name is not None and (system is None or name == system) and msg.doc:
+                out[name] = msg.doc
+        return out
+
+
+def system_of(root: str, topic: str) -> str | None:
+    """`{root}/acu/status` -> `acu`; None for any other topic (also `{root}/program/status`)."""
+    prefix = f"{root}/"
+    if not (topic.startswith(prefix) and topic.endswith("/status")):
+        return None
+    name = topic[len(prefix) : -len("/status")]
+    return None if "/" in name or name in ("program", "") else name
