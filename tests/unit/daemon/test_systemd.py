@@ -15,7 +15,7 @@ from calibd.systemd import sd_notify, watchdog_interval_s
 
 ROOT = Path(__file__).resolve().parents[3]
 UNIT = ROOT / "systemd" / "calibd.service"
-SIM_UNIT = ROOT / "systemd" / "calibd-sim.service"
+SIM_UNIT = ROOT / "systemd" / "calibsim.service"
 
 
 def _receiver(addr: str | bytes) -> socket.socket:
