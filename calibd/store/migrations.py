@@ -100,4 +100,46 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE stops ADD COLUMN daq TEXT
     """,
+    # 4: laser emission intervals (rate, intensity, start, end), tied to a deployment
+    """
+    CREATE TABLE laser_emissions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        deployment INTEGER,
+        system TEXT NOT NULL,
+        unit TEXT,
+        source TEXT,
+        rate_hz REAL NOT NULL,
+        intensity REAL NOT NULL,
+        started TEXT NOT NULL,
+        ended TEXT,
+        end_reason TEXT,
+        command_id TEXT,
+        session INTEGER
+    );
+    CREATE INDEX laser_emissions_started ON laser_emissions (started)
+    """,
+    # 5: temperature profiles along the ACU axis: one row per profile, one per sample
+    """
+    CREATE TABLE profiles (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        system TEXT NOT NULL,
+        unit TEXT,
+        sensor TEXT,
+        z_from_m REAL NOT NULL,
+        z_to_m REAL NOT NULL,
+        speed_m_s REAL NOT NULL,
+        operator TEXT,
+        command_id TEXT,
+        started TEXT NOT NULL,
+        ended TEXT,
+        outcome TEXT
+    );
+    CREATE TABLE profile_samples (
+        profile INTEGER NOT NULL,
+        ts TEXT NOT NULL,
+        z_m REAL NOT NULL,
+        temperature_c REAL NOT NULL
+    );
+    CREATE INDEX profile_samples_profile ON profile_samples (profile)
+    """,
 )
