@@ -1,10 +1,16 @@
-"""sd_notify(3) to a fake NOTIFY_SOCKET, the watchdog interval, and the shipped unit file."""
+"""sd_notify(3) to a fake NOTIFY_SOCKET, the watchdog interval, and the shipped unit files:
+their directives, `systemd-analyze verify` and `systemd-analyze security` (CI machines are
+Debian 12, systemd 252: the tool is part of the `systemd` package)."""
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
+import shutil
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +22,9 @@ from calibd.systemd import sd_notify, watchdog_interval_s
 ROOT = Path(__file__).resolve().parents[3]
 UNIT = ROOT / "systemd" / "calibd.service"
 SIM_UNIT = ROOT / "systemd" / "calibsim.service"
+VENV_BIN = Path(sys.executable).parent
+#: the exposure `systemd-analyze security` may give the daemon's unit (issue 7: <= 3.0)
+MAX_EXPOSURE = 3.0
 
 
 def _receiver(addr: str | bytes) -> socket.socket:
@@ -140,9 +149,86 @@ def test_calibd_unit_runs_the_daemon_on_a_config() -> None:
 def test_calibd_unit_keeps_state_in_its_state_directory() -> None:
     d = _directives(UNIT)
     assert "CALIBD_STATE__DIR=/var/lib/calibd" in d["Environment"]
+    # StateDirectory= is writable under ProtectSystem=strict, and the only writable path
     assert d["StateDirectory"] == ["calibd"]
     assert d["ProtectSystem"] == ["strict"]
-    assert "/var/lib/calibd" in d["ReadWritePaths"]
+    assert "ReadWritePaths" not in d
+    assert d["User"] == ["calibd"]
+    assert d["RestartPreventExitStatus"] == ["2 78"]  # untrusted store; EX_CONFIG
+
+
+def test_calibd_unit_reaches_serial_lines_and_the_network_it_needs() -> None:
+    d = _directives(UNIT)
+    assert d["DevicePolicy"] == ["closed"]
+    allowed = {a.split()[0]: a.split()[1] for a in d["DeviceAllow"]}
+    assert allowed == {
+        "char-ttyS": "rw",
+        "char-ttyUSB": "rw",
+        "char-ttyACM": "rw",
+        "char-pts": "rw",
+    }
+    assert "dialout" in d["SupplementaryGroups"]
+    assert "PrivateUsers" not in d  # it would break the dialout group
+    assert "PrivateDevices" not in d  # it would hide the real ttys
+    # unix sockets: sd_notify and asyncio's self-pipe; IP: Modbus gateways and the broker
+    assert set(d["RestrictAddressFamilies"][0].split()) == {"AF_UNIX", "AF_INET", "AF_INET6"}
+    assert d["IPAddressDeny"] == ["any"]
+    assert "localhost" in " ".join(d["IPAddressAllow"]).split()
+    assert d["SystemCallFilter"] == ["@system-service", "~@privileged @resources"]
+
+
+def _analyze() -> str:
+    exe = shutil.which("systemd-analyze")
+    if exe is None:
+        pytest.fail(
+            "systemd-analyze is missing: it comes with the `systemd` package"
+            " (apt-get install -y systemd); the unit files cannot be checked without it"
+        )
+    return exe
+
+
+def _runnable_copy(unit: Path, tmp_path: Path) -> Path:
+    """A copy of `unit` whose ExecStart= runs this venv's entry points: `verify` checks that
+    the command exists, and /opt/calibd is where production installs it, not here."""
+    text = unit.read_text().replace("/opt/calibd/.venv/bin/", f"{VENV_BIN}/")
+    copy = tmp_path / unit.name
+    copy.write_text(text)
+    (exec_start,) = _directives(copy)["ExecStart"]
+    assert Path(shlex.split(exec_start)[0]).exists(), exec_start
+    return copy
+
+
+@pytest.mark.parametrize("unit", [UNIT, SIM_UNIT], ids=lambda u: u.name)
+def test_systemd_analyze_verify_passes(unit: Path, tmp_path: Path) -> None:
+    copy = _runnable_copy(unit, tmp_path)
+    out = subprocess.run(
+        [_analyze(), "verify", str(copy)], capture_output=True, text=True, timeout=30
+    )
+    # verify exits 0 on an unknown key or bad value and only says so: no output at all
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip() == "", out.stderr
+    assert out.stdout.strip() == "", out.stdout
+
+
+def _exposure(unit: Path) -> float:
+    out = subprocess.run(
+        [_analyze(), "security", "--offline=true", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    # a failing score (> the default threshold 100 = 10.0) would exit non-zero; ours must not
+    assert out.returncode == 0, out.stderr
+    match = re.search(rf"Overall exposure level for {re.escape(unit.name)}: ([0-9.]+)", out.stdout)
+    assert match is not None, out.stdout[-2000:]
+    return float(match.group(1))
+
+
+@pytest.mark.parametrize("unit", [UNIT, SIM_UNIT], ids=lambda u: u.name)
+def test_systemd_analyze_security_rates_the_units_at_most_3(unit: Path) -> None:
+    exposure = _exposure(unit)
+    print(f"{unit.name}: exposure {exposure}")
+    assert 0.0 < exposure <= MAX_EXPOSURE
 
 
 def test_sim_unit_runs_calibsim() -> None:
