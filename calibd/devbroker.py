@@ -53,25 +53,40 @@ def mosquitto_exe() -> str | None:
 
 
 class PrivateBroker:
-    """`mosquitto -c CONF` on a free port, its config in `workdir`."""
+    """`mosquitto -c CONF` on a free port, its config in `workdir`.
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    By default anonymous on one loopback port. With `conf` (the text of a whole config whose
+    plain listener is `port`, e.g. the production one adapted to temp paths by the tests),
+    that config, waiting for `port` and every one of `extra_ports` (a TLS listener)."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        *,
+        conf: str | None = None,
+        extra_ports: tuple[int, ...] = (),
+    ) -> None:
         exe = mosquitto_exe()
         if exe is None:
             raise FileNotFoundError("mosquitto is not installed (make test / make demo install it)")
         self.exe = exe
         self.host = "127.0.0.1"
         self.port = port or free_port()
+        self.extra_ports = extra_ports
         self.conf = workdir / "mosquitto.conf"
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            conf
+            if conf is not None
+            else f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
             "set_tcp_nodelay true\n" + ("user root\n" if os.geteuid() == 0 else "")
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> PrivateBroker:
         self.proc = subprocess.Popen([self.exe, "-c", str(self.conf)], stderr=subprocess.DEVNULL)
-        wait_port(self.port, self.proc)
+        for port in (self.port, *self.extra_ports):
+            wait_port(port, self.proc)
         return self
 
     def stop(self) -> None:

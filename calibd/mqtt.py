@@ -20,6 +20,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from calibd.cfg_mqtt import tls_context_of
 from calibd.config import MqttCfg
 from calibd.core.commands import Inbound, ReplyRoute
 from calibd.core.outbox import Outbox, Outgoing
@@ -52,6 +53,22 @@ class Topics:
     def subscriptions(self) -> list[str]:
         return [f"{self.root}/+/cmd", self.global_cmd, f"{self.root}/+/expert/cmd"]
 
+    def response_topic_error(self, topic: str) -> str | None:
+        """Why a command's Response Topic may not be used, or None. Under the root only a reply
+        topic or a client inbox `{root}/client/...` is allowed, so that no command can make the
+        daemon publish onto its own status, events or command topics (the broker's ACL lets the
+        daemon write those); outside the root the broker's ACL decides."""
+        if any(c in topic for c in "#+\0"):
+            return f"response topic {topic!r} contains a wildcard"
+        if not topic.startswith(self.root + "/"):
+            return None
+        parts = topic[len(self.root) + 1 :].split("/")
+        if parts[0] == "client" and len(parts) >= 2 and all(parts[1:]):
+            return None
+        if topic == self.global_reply or (len(parts) == 2 and parts[1] == "reply"):
+            return None
+        return f"response topic {topic!r}: under {self.root}/ use {self.root}/client/<user>/..."
+
     def parse_cmd(self, topic: str) -> tuple[str | None, bool] | None:
         """(system or None for global, expert?) for a command topic, else None."""
         if topic == self.global_cmd:
@@ -76,6 +93,10 @@ def to_inbound(topics: Topics, msg: aiomqtt.Message) -> Inbound | None:
     response_topic = getattr(props, "ResponseTopic", None) if props is not None else None
     correlation = getattr(props, "CorrelationData", None) if props is not None else None
     payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload).encode()
+    route_error = topics.response_topic_error(response_topic) if response_topic else None
+    if route_error is not None:
+        log.warning("response_topic_refused", topic=msg.topic.value, reason=route_error)
+        response_topic = None
     return Inbound(
         system=system,
         payload=payload,
@@ -84,6 +105,7 @@ def to_inbound(topics: Topics, msg: aiomqtt.Message) -> Inbound | None:
         received_at=time.monotonic(),
         route=ReplyRoute(response_topic or None, correlation),
         expert=expert,
+        route_error=route_error,
     )
 
 
@@ -97,7 +119,9 @@ class MqttEdge:
         birth: dict[str, Any],
         watch: dict[str, Callable[[bytes], None]] | None = None,
     ) -> None:
-        self.cfg = cfg
+        #: the password file is read once (`calibd run` already did, reporting a bad file)
+        self.cfg = cfg if cfg.password_file is None else cfg.with_secrets()
+        self._tls = tls_context_of(cfg.tls) if cfg.tls is not None else None
         self.outbox = outbox
         self.handle = handle
         #: non-command topics (absolute) whose payloads go to a callback, e.g. the run permit
@@ -121,6 +145,7 @@ class MqttEdge:
             identifier=f"{self.cfg.client_id}-{self.birth['session']}",
             username=self.cfg.username,
             password=self.cfg.password.get_secret_value() if self.cfg.password else None,
+            tls_context=self._tls,
             protocol=aiomqtt.ProtocolVersion.V5,
             will=will,
             keepalive=self.cfg.keepalive_s,

@@ -72,10 +72,30 @@ class EndpointModel(Model):
         return parse_endpoint(self.endpoint)
 
 
+class MqttTlsCfg(Model):
+    """`[mqtt.tls]`: present means TLS; the broker's certificate and name always verified."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+
+class MqttAccountCfg(Model):
+    """`[mqtt.sim]`: the simulator rack's own broker account (docs/broker.md)."""
+
+    username: str
+    password: str | None = Field(None, repr=False)
+    password_file: str | None = None
+
+
 class MqttCfg(Model):
     host: str = "127.0.0.1"
     port: int = Field(1883, ge=1, le=65535)
     topic_root: str = "juno/calib"
+    tls: MqttTlsCfg | None = None
+    #: calibsim logs in with this account; without it anonymously (dev, tests), never with the
+    #: daemon's `[mqtt] username`/`password`
+    sim: MqttAccountCfg | None = None
 
 
 class SimCfg(Model):

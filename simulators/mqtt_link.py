@@ -1,4 +1,9 @@
-"""The simulator's own MQTT link: fault messages in, events and truth out, reconnecting."""
+"""The simulator's own MQTT link: fault messages in, events and truth out, reconnecting.
+
+It logs in with `[mqtt.sim]` (the rack's own account; its password file read once, here) and
+TLS per `[mqtt.tls]`; without `[mqtt.sim]` anonymously (dev and tests). A refused login is
+logged as an error and retried: the simulated hardware keeps serving meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,13 @@ import json
 import logging
 import os
 import socket
+import ssl
 from collections.abc import Callable
+from pathlib import Path
 
 import aiomqtt
 
-from simulators.config import MqttCfg
+from simulators.config import ConfigError, MqttCfg
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +29,48 @@ CONNECT_TIMEOUT_S = 5.0
 BACKOFF_MIN_S = 0.2
 BACKOFF_MAX_S = 5.0
 
+#: CONNACK reason codes of a refused login (Mosquitto 2.0 sends 135 for a wrong password too)
+LOGIN_REFUSED = (4, 5, 134, 135)
+
 # (system, decoded payload or None when not JSON, retained)
 FaultHandler = Callable[[str, object, bool], None]
+
+
+def login(cfg: MqttCfg) -> tuple[str | None, str | None]:
+    """(user name, password) of `[mqtt.sim]`; ConfigError when its password file is unusable."""
+    account = cfg.sim
+    if account is None:
+        return None, None
+    if account.password_file is None:
+        return account.username, account.password
+    path = Path(account.password_file)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"mqtt.sim.password_file: cannot read {path}: {exc}") from None
+    if not lines or not lines[0]:
+        raise ConfigError(f"mqtt.sim.password_file: {path} is empty")
+    return account.username, lines[0]
+
+
+def tls_context(cfg: MqttCfg) -> ssl.SSLContext | None:
+    """TLS 1.2+ with the broker's certificate and host name verified, per `[mqtt.tls]`."""
+    tls = cfg.tls
+    if tls is None:
+        return None
+    try:
+        ctx = ssl.create_default_context(cafile=tls.ca_file)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if tls.cert_file is not None:
+            ctx.load_cert_chain(tls.cert_file, tls.key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"mqtt.tls: {exc}") from None
+    return ctx
+
+
+def _refused_login(exc: BaseException) -> bool:
+    rc = getattr(exc, "rc", None)
+    return isinstance(exc, aiomqtt.MqttCodeError) and getattr(rc, "value", rc) in LOGIN_REFUSED
 
 
 class MqttLink:
@@ -33,6 +80,8 @@ class MqttLink:
         self.cfg = cfg
         self.root = cfg.topic_root
         self.on_fault = on_fault
+        self.username, self._password = login(cfg)
+        self._tls = tls_context(cfg)
         self.connected = False
         self._queue: asyncio.Queue[tuple[str, bytes, int]] = asyncio.Queue(QUEUE_SIZE)
 
@@ -51,8 +100,20 @@ class MqttLink:
             try:
                 await self._session()
             except* (aiomqtt.MqttError, TimeoutError, OSError) as group:
-                level = logging.DEBUG if warned else logging.WARNING
-                log.log(level, "mqtt %s:%s: %s", self.cfg.host, self.cfg.port, group.exceptions[0])
+                exc = group.exceptions[0]
+                if _refused_login(exc):
+                    log.log(
+                        logging.DEBUG if warned else logging.ERROR,
+                        "mqtt %s:%s refused the login of %r (%s): check [mqtt.sim];"
+                        " no fault injection until it accepts",
+                        self.cfg.host,
+                        self.cfg.port,
+                        self.username,
+                        exc,
+                    )
+                else:
+                    level = logging.DEBUG if warned else logging.WARNING
+                    log.log(level, "mqtt %s:%s: %s", self.cfg.host, self.cfg.port, exc)
                 warned = True
             finally:
                 if self.connected:
@@ -67,6 +128,9 @@ class MqttLink:
             self.cfg.host,
             self.cfg.port,
             identifier=f"calibsim-{os.getpid()}",
+            username=self.username,
+            password=self._password,
+            tls_context=self._tls,
             protocol=aiomqtt.ProtocolVersion.V5,
             socket_options=NODELAY,
             timeout=CONNECT_TIMEOUT_S,

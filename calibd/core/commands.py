@@ -36,6 +36,8 @@ class Inbound:
     received_at: float = field(default_factory=time.monotonic)
     route: ReplyRoute = ReplyRoute()
     expert: bool = False
+    #: why the command's Response Topic was refused (then route is the default one)
+    route_error: str | None = None
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,8 @@ class Dispatcher:
         action: str | None = None
         operator: str | None = None
         try:
+            if inbound.route_error is not None:
+                raise CommandError(ErrorCode.BAD_REQUEST, inbound.route_error)
             cmd = parse(inbound)
             action, operator = cmd.action, cmd.operator
             self._dedupe(cmd.id, system)

@@ -27,6 +27,12 @@ def defaults() -> dict[str, Any]:
         "json": False,
         "progress": None,
         "expert": False,
+        "username": None,
+        "password_file": None,
+        "tls": False,
+        "tls_ca": None,
+        "tls_cert": None,
+        "tls_key": None,
     }
 
 
@@ -47,6 +53,25 @@ def _options() -> argparse.ArgumentParser:
         help="state changes on stderr while waiting (default: when stderr is a terminal)",
     )
     g.add_argument("--expert", action="store_true", help="allow maintenance actions")
+    a = p.add_argument_group("broker account and TLS (docs/calibctl.md#connection)")
+    a.add_argument(
+        "--username",
+        metavar="NAME",
+        help="your broker account ($CALIBCTL_USERNAME; $USER when only a password is given)",
+    )
+    a.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="its password on the first line ($CALIBCTL_PASSWORD_FILE, or $CALIBCTL_PASSWORD)",
+    )
+    a.add_argument("--tls", action="store_true", help="TLS, the broker checked by the system CAs")
+    a.add_argument(
+        "--tls-ca",
+        metavar="FILE",
+        help="TLS, the broker checked by this CA ($CALIBCTL_TLS_CA; else [mqtt.tls] of --config)",
+    )
+    a.add_argument("--tls-cert", metavar="FILE", help="a client certificate (with --tls-key)")
+    a.add_argument("--tls-key", metavar="FILE", help="the client certificate's private key")
     return p
 
 

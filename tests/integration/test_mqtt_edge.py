@@ -71,16 +71,29 @@ async def test_broker_restart_reconnects_and_republishes(
 async def test_reply_goes_to_response_topic(mosquitto: Broker, tmp_path: Path) -> None:
     async with hil_stack(mosquitto, tmp_path) as stack:
         p = stack.probe
-        corr = await p.request("acu", {"id": "rt-1", "action": "status"}, "inbox/me")
+        corr = await p.request("acu", {"id": "rt-1", "action": "status"}, "client/me/inbox")
         got = await p.wait(
-            lambda: [m for m in p.msgs if m.topic.endswith("/inbox/me")],
+            lambda: [m for m in p.msgs if m.topic.endswith("/client/me/inbox")],
             5.0,
             "reply on response topic",
         )
         await p.wait(
-            lambda: len([m for m in p.msgs if m.topic.endswith("/inbox/me")]) >= 2, 5.0, "final"
+            lambda: len([m for m in p.msgs if m.topic.endswith("/client/me/inbox")]) >= 2,
+            5.0,
+            "final",
         )
-        got = [m for m in p.msgs if m.topic.endswith("/inbox/me")]
+        got = [m for m in p.msgs if m.topic.endswith("/client/me/inbox")]
         assert [m.payload["result"] for m in got] == ["accepted", "completed"]
         assert all(m.correlation == corr for m in got)
         assert not p.replies("rt-1")  # nothing on the default reply topic
+        # a Response Topic onto the daemon's own topics is refused: the reply goes to the default
+        # reply topic, nothing is published on acu/status, nothing ran
+        status_before = len([m for m in p.msgs if m.topic.endswith("/acu/status")])
+        await p.request("acu", {"id": "rt-2", "action": "home"}, "acu/status")
+        rep = await p.wait(lambda: p.replies("rt-2"), 5.0, "refusal on the default reply topic")
+        assert rep[0]["result"] == "rejected"
+        assert rep[0]["error"]["code"] == "bad_request"
+        assert "client/<user>" in rep[0]["error"]["message"]
+        on_status = [m for m in p.msgs if m.topic.endswith("/acu/status")][status_before:]
+        assert all("result" not in m.payload for m in on_status)
+        assert p.last("acu/status")["state"] != "HOMING"
