@@ -1,6 +1,11 @@
 """calibctl's own short-lived MQTT v5 link (not the daemon's edge): commands with a private
 Response Topic, retained reads with a barrier, and one ordered stream of everything received.
 
+It logs in as the operator's own broker account (`Auth`: user name, password, TLS). The inbox is
+`{root}/client/{user}/{random}`, which the broker's ACL lets only that user (and the daemon's
+replies) write. A login the broker refuses, a certificate that does not verify, and a publish the
+ACL drops (a v5 PUBACK "not authorized") are errors with exit code 2, not waits.
+
 A reader task (owned by the link, cancelled and awaited when it closes) moves every message
 into a queue; `next()` takes from that queue under a deadline, so a timeout never loses one.
 """
@@ -10,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
+import ssl
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +26,30 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from calibd.ctl.errors import UNAVAILABLE, CtlError
+from calibd.ctl.errors import UNAVAILABLE, USAGE, CtlError
 
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 #: connecting, subscribing, publishing and disconnecting each get this long
 IO_TIMEOUT_S = 5.0
+#: paho's own log lines (e.g. "failed to receive on socket") stay out of the operator's
+#: terminal: every failure becomes one CtlError line
+QUIET = logging.getLogger("calibctl.mqtt")
+QUIET.addHandler(logging.NullHandler())
+QUIET.propagate = False
+
+
+#: CONNACK reason codes of a refused login (v5: 134 bad user name or password, 135 not
+#: authorized, which Mosquitto 2.0 sends for both)
+LOGIN_REFUSED = (4, 5, 134, 135)
+
+
+@dataclass(frozen=True)
+class Auth:
+    """Who calibctl logs in as, and TLS (None: plain TCP). No user name: anonymous (dev)."""
+
+    username: str | None = None
+    password: str | None = None
+    tls: ssl.SSLContext | None = None
 
 
 @dataclass(frozen=True)
@@ -49,22 +75,54 @@ def _inbound(msg: aiomqtt.Message) -> Inbound:
 class CtlLink:
     """A short-lived operator connection to the broker under `root`."""
 
-    def __init__(self, host: str, port: int, root: str, operator: str = "calibctl") -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        root: str,
+        operator: str = "calibctl",
+        *,
+        auth: Auth | None = None,
+    ) -> None:
         self.host, self.port = host, port
         self.root = root.rstrip("/")
         self.operator = operator
-        self.inbox = f"{self.root}/ctl/{uuid.uuid4().hex[:12]}"
+        self.auth = auth or Auth()
+        user = self.auth.username or "anonymous"
+        self.inbox = f"{self.root}/client/{user}/{uuid.uuid4().hex[:12]}"
         self.client = aiomqtt.Client(
             host,
             port,
             protocol=aiomqtt.ProtocolVersion.V5,
             socket_options=NODELAY,
             identifier=f"calibctl-{uuid.uuid4().hex[:8]}",
+            username=self.auth.username,
+            password=self.auth.password,
+            tls_context=self.auth.tls,
             timeout=IO_TIMEOUT_S,
+            logger=QUIET,
         )
         self._queue: asyncio.Queue[Inbound | CtlError] = asyncio.Queue()
         self._reader: asyncio.Task[None] | None = None
         self._syncs = 0
+        self._publishing = asyncio.Lock()
+        self._refused = 0
+        self._count_refusals()
+
+    def _count_refusals(self) -> None:
+        """aiomqtt drops the PUBACK's reason code; count the failures (one publish at a time,
+        so a change across one publish is that publish's refusal)."""
+        paho = self.client._client  # noqa: SLF001
+        inner = paho.on_publish
+
+        def on_publish(*args: Any) -> None:
+            reason = args[3] if len(args) > 3 else None
+            if getattr(reason, "is_failure", False):
+                self._refused += 1
+            if inner is not None:
+                inner(*args)
+
+        paho.on_publish = on_publish
 
     # ---- connection -------------------------------------------------------------------------
 
@@ -73,10 +131,7 @@ class CtlLink:
             async with asyncio.timeout(IO_TIMEOUT_S):
                 await self.client.__aenter__()
         except (aiomqtt.MqttError, TimeoutError, OSError) as exc:
-            raise CtlError(
-                f"cannot reach the MQTT broker at {self.host}:{self.port}: {exc or 'timeout'}",
-                UNAVAILABLE,
-            ) from None
+            raise self._connect_error(exc) from None
         self._reader = asyncio.create_task(self._read(), name="calibctl-reader")
         try:
             await self.subscribe(f"{self.inbox}/#")
@@ -100,6 +155,29 @@ class CtlLink:
                 async with asyncio.timeout(IO_TIMEOUT_S):
                     await self.client.__aexit__(None, None, None)
 
+    def _connect_error(self, exc: BaseException) -> CtlError:
+        where = f"the MQTT broker at {self.host}:{self.port}"
+        rc = getattr(exc, "rc", None)
+        if isinstance(exc, aiomqtt.MqttCodeError) and getattr(rc, "value", rc) in LOGIN_REFUSED:
+            who = self.auth.username
+            return CtlError(
+                f"{where} refused the login"
+                + (f" of {who!r}" if who else " without a user name")
+                + f" ({exc}): check --username and --password-file (docs/calibctl.md)",
+                USAGE,
+            )
+        cause = exc.__context__ if isinstance(exc, aiomqtt.MqttError) else exc
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return CtlError(
+                f"{where}: TLS: its certificate does not verify ({cause.verify_message}):"
+                " --tls-ca names the CA that signed it, and it must name the host you connect to",
+                USAGE,
+            )
+        if isinstance(exc, TimeoutError):
+            hint = f"no answer within {IO_TIMEOUT_S:g} s (a TLS port without --tls-ca?)"
+            return CtlError(f"cannot reach {where}: {hint}", UNAVAILABLE)
+        return CtlError(f"cannot reach {where}: {exc}", UNAVAILABLE)
+
     async def _read(self) -> None:
         try:
             async for msg in self.client.messages:
@@ -108,7 +186,8 @@ class CtlLink:
             self._queue.put_nowait(CtlError(f"lost the MQTT broker: {exc}", UNAVAILABLE))
 
     def _lost(self, exc: BaseException) -> CtlError:
-        return CtlError(f"MQTT broker {self.host}:{self.port}: {exc or 'timeout'}", UNAVAILABLE)
+        why = str(exc) or "timeout"
+        return CtlError(f"MQTT broker {self.host}:{self.port}: {why}", UNAVAILABLE)
 
     # ---- receiving --------------------------------------------------------------------------
 
@@ -158,11 +237,20 @@ class CtlLink:
     # ---- sending ----------------------------------------------------------------------------
 
     async def publish(self, topic: str, payload: bytes, properties: Any = None) -> None:
-        try:
-            async with asyncio.timeout(IO_TIMEOUT_S):
-                await self.client.publish(topic, payload, qos=1, properties=properties)
-        except (aiomqtt.MqttError, TimeoutError) as exc:
-            raise self._lost(exc) from None
+        async with self._publishing:
+            refused = self._refused
+            try:
+                async with asyncio.timeout(IO_TIMEOUT_S):
+                    await self.client.publish(topic, payload, qos=1, properties=properties)
+            except (aiomqtt.MqttError, TimeoutError) as exc:
+                raise self._lost(exc) from None
+            if self._refused != refused:
+                who = self.auth.username or "anonymous"
+                raise CtlError(
+                    f"the broker refused {topic}: the account {who!r} may not publish there"
+                    " (its role; docs/broker.md)",
+                    USAGE,
+                )
 
     def topic(self, system: str | None, *, expert: bool = False) -> str:
         if system is None:
