@@ -12,7 +12,7 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 help:
 	@echo "make demo   - install what is missing and run the HIL demo (mosquitto + calibsim + calibd)"
 	@echo "make test   - install what is missing, then ruff, mypy --strict, import-linter, pytest"
-	@echo "make bench  - command->ack latency and interlock reaction benchmarks (JSON)"
+	@echo "make bench  - the benchmark suite, JSON (BENCH_ARGS=--quick, --update-readme: bench/README.md)"
 	@echo "make schema - regenerate config/schema.json"
 
 setup: venv mosquitto
@@ -27,17 +27,21 @@ $(VENV)/.synced: pyproject.toml uv.lock | uv-installed
 	$(UV) sync --frozen --python python3
 	@touch $@
 
+# mosquitto (with mosquitto_passwd) for the private brokers; openssl for the tests' throw-away CA
 mosquitto:
-	@if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then :; \
+	@missing=""; \
+	{ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; } || missing=" mosquitto"; \
+	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		echo "installing mosquitto via apt"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; \
+		echo "installing$$missing via apt"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
-		echo "installing mosquitto via sudo apt"; \
-		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; \
+		echo "installing$$missing via sudo apt"; \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else \
-		echo "ERROR: mosquitto is missing and this user cannot install it." >&2; \
-		echo "       Run as root: apt-get install -y mosquitto   (then re-run make)" >&2; exit 1; \
+		echo "ERROR:$$missing missing and this user cannot install it." >&2; \
+		echo "       Run as root: apt-get install -y$$missing   (then re-run make)" >&2; exit 1; \
 	fi
 	@# the Debian package enables a system broker on :1883; tests and demo use their own private brokers
 	@true
@@ -63,11 +67,11 @@ test: setup lint typecheck contracts pytest
 schema: venv
 	$(VENV)/bin/calibd schema > config/schema.json
 
+# the whole suite, one JSON document on stdout (~8 min on 2 cores); it leaves README.md alone:
+#   make bench BENCH_ARGS=--quick            (< 3 min)
+#   make bench BENCH_ARGS=--update-readme    (refresh the README's table; bench/README.md)
 bench: setup
-	PATH="/usr/sbin:$$PATH" $(PY) bench/ack_latency.py
-	PATH="/usr/sbin:$$PATH" $(PY) bench/reaction.py --n 200
-	PATH="/usr/sbin:$$PATH" $(PY) bench/reaction.py --n 50 --rest-s 0.6
-	PATH="/usr/sbin:$$PATH" $(PY) bench/program_eta.py --programs weekly,monthly --time-scale 100
+	bench/run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

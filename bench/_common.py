@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
-import platform
 import shutil
 import socket
 import subprocess
@@ -49,6 +47,16 @@ class Rig:
     work: Path
     procs: tuple[subprocess.Popen[bytes], ...] = ()
 
+    @property
+    def sim_pid(self) -> int:
+        return self.procs[0].pid
+
+    @property
+    def daemon_pid(self) -> int:
+        if len(self.procs) < 2:
+            raise RuntimeError("this rig runs no daemon")
+        return self.procs[1].pid
+
     def check(self) -> None:
         """Raise if calibsim or the daemon has exited (with the tail of its log)."""
         for proc, log in zip(self.procs, ("calibsim.log", "calibd.log"), strict=False):
@@ -60,7 +68,11 @@ class Rig:
 def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as fh:
         return subprocess.Popen(
-            args, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            args,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
 
 
@@ -86,8 +98,11 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def rig(name: str, *, keep: bool, time_scale: float | None = None) -> Iterator[Rig]:
-    """Broker + calibsim + `calibd run` on a private copy of config/sim.toml."""
+def rig(
+    name: str, *, keep: bool, time_scale: float | None = None, daemon: bool = True
+) -> Iterator[Rig]:
+    """Broker + calibsim + `calibd run` (unless not `daemon`) on a private copy of
+    config/sim.toml. Processes run in the repository root (config/programs is relative)."""
     work = Path(tempfile.mkdtemp(prefix=f"calibd-{name}-"))
     root = f"bench{os.getpid()}/calib"
     procs: list[subprocess.Popen[bytes]] = []
@@ -105,9 +120,10 @@ def rig(name: str, *, keep: bool, time_scale: float | None = None) -> Iterator[R
         sim = start([str(BIN / "calibsim"), "--config", str(config)], sim_log)
         procs.append(sim)
         wait_output(sim, sim_log, "calibsim: ready", STARTUP_TIMEOUT_S)
-        procs.append(
-            start([str(BIN / "calibd"), "run", "--config", str(config)], work / "calibd.log")
-        )
+        if daemon:
+            procs.append(
+                start([str(BIN / "calibd"), "run", "--config", str(config)], work / "calibd.log")
+            )
         yield Rig(broker.port, root, config, work, tuple(procs))
     finally:
         for proc in reversed(procs):
@@ -141,34 +157,6 @@ async def wait_online(mqtt: aiomqtt.Client, root: str) -> None:
                 continue
             if json.loads(msg.payload).get("state") == "online":
                 return
-
-
-def percentile(sorted_ms: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    rank = max(1, math.ceil(q / 100.0 * len(sorted_ms)))
-    return sorted_ms[rank - 1]
-
-
-def latency(sorted_ms: list[float]) -> dict[str, float | None]:
-    """p50/p90/p99/max of an ascending list, ms rounded to µs (None if empty)."""
-    out: dict[str, float | None] = {}
-    for q in (50, 90, 99):
-        out[f"p{q}_ms"] = round(percentile(sorted_ms, q), 3) if sorted_ms else None
-    out["max_ms"] = round(sorted_ms[-1], 3) if sorted_ms else None
-    return out
-
-
-def machine() -> dict[str, Any]:
-    """Where the figures were taken."""
-    return {
-        "python": platform.python_version(),
-        "machine": {
-            "system": platform.system(),
-            "release": platform.release(),
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
-        },
-    }
 
 
 class Link:

@@ -8,6 +8,8 @@ after the other (MQTT v5, TCP_NODELAY, Response Topic + Correlation Data) and me
 from publishing each command to receiving its `accepted` reply. Prints one JSON object.
 
     .venv/bin/python bench/ack_latency.py [--n 1000] [--keep]
+
+`run()` is the same as a function (bench/suite.py uses it).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import os
 import time
 from typing import Any
 
-from _common import REPLY_TIMEOUT_S, client, latency, machine, percentile, rig, wait_online
+from _common import REPLY_TIMEOUT_S, client, rig, wait_online
+from figures import latency, percentile
+from machine_info import machine
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -27,7 +31,7 @@ TARGET_P99_MS = 10
 
 
 async def measure(port: int, root: str, n: int) -> list[float]:
-    inbox = f"{root}/bench/inbox"
+    inbox = f"{root}/client/bench/inbox"
     latencies_ms: list[float] = []
     async with client(port, "bench") as mqtt:
         await wait_online(mqtt, root)
@@ -56,6 +60,23 @@ async def measure(port: int, root: str, n: int) -> list[float]:
     return latencies_ms
 
 
+def run(n: int = 1000, *, keep: bool = False) -> dict[str, Any]:
+    """N status commands on a fresh rig; the result document (without the machine)."""
+    if n < 1:
+        raise ValueError("ack_latency: n must be at least 1")
+    t0 = time.monotonic()
+    with rig("ack_latency", keep=keep) as stack:
+        lat = sorted(asyncio.run(measure(stack.port, stack.root, n)))
+    return {
+        "benchmark": "ack_latency",
+        "n": len(lat),
+        **latency(lat),
+        "target_p99_ms": TARGET_P99_MS,
+        "met": percentile(lat, 99) <= TARGET_P99_MS,
+        "wall_s": round(time.monotonic() - t0, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="calibd command -> accepted reply latency")
     parser.add_argument("--n", type=int, default=1000, help="number of commands (default 1000)")
@@ -63,19 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.n < 1:
         raise SystemExit("ack_latency: --n must be at least 1")
-
-    with rig("ack_latency", keep=args.keep) as stack:
-        lat = sorted(asyncio.run(measure(stack.port, stack.root, args.n)))
-
-    result = {
-        "benchmark": "ack_latency",
-        "n": len(lat),
-        **latency(lat),
-        "target_p99_ms": TARGET_P99_MS,
-        "met": percentile(lat, 99) <= TARGET_P99_MS,
-        **machine(),
-    }
-    print(json.dumps(result))
+    print(json.dumps({**run(args.n, keep=args.keep), "machine": machine()}))
 
 
 if __name__ == "__main__":

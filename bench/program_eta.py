@@ -10,6 +10,8 @@ within 5 % (0.95 <= ratio <= 1.05); the weekly program's wall time at the given 
 reported too (issue 6: <= 30 s in CI). Prints one JSON object.
 
     .venv/bin/python bench/program_eta.py [--programs weekly,monthly] [--time-scale 100] [--keep]
+
+`run_one()` is one program at one time scale as a function (bench/suite.py uses it).
 """
 
 from __future__ import annotations
@@ -18,16 +20,14 @@ import argparse
 import asyncio
 import json
 import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-from _common import Link, Rig, linked, machine, rig
+from _common import BIN, ROOT, Link, Rig, linked, rig
+from machine_info import machine
 
 TOLERANCE = 0.05
-BIN = Path(sys.executable).parent
 
 
 def planned(stack: Rig, program: str) -> dict[str, Any]:
@@ -35,6 +35,7 @@ def planned(stack: Rig, program: str) -> dict[str, Any]:
         [str(BIN / "calibd"), "program", "plan", program, "--config", str(stack.config), "--json"],
         capture_output=True,
         text=True,
+        cwd=ROOT,
         timeout=120,
         check=False,
     )
@@ -84,32 +85,36 @@ async def measure(stack: Rig, program: str, systems: list[str]) -> float:
         return await run_program(stack, link, program, systems)
 
 
+def run_one(program: str, time_scale: float, *, keep: bool = False) -> dict[str, Any]:
+    """One program on a fresh rig at `time_scale`: ETA, run time, wall time, ratio."""
+    t0 = time.monotonic()
+    with rig(f"program_eta_{program}", keep=keep, time_scale=time_scale) as stack:
+        plan = planned(stack, program)
+        systems = sorted({m["system"] for m in plan["moves"] if m["action"] != "mount"})
+        wall_s = asyncio.run(measure(stack, program, systems))
+    run_s = wall_s * time_scale
+    ratio = run_s / plan["eta_s"]
+    return {
+        "program": program,
+        "time_scale": time_scale,
+        "points": plan.get("points"),
+        "eta_s": round(plan["eta_s"], 1),
+        "run_s": round(run_s, 1),
+        "wall_s": round(wall_s, 2),
+        "ratio": round(ratio, 4),
+        "met": abs(ratio - 1.0) <= TOLERANCE,
+        "bench_wall_s": round(time.monotonic() - t0, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="program plan ETA vs the simulated run")
     parser.add_argument("--programs", default="weekly,monthly")
     parser.add_argument("--time-scale", type=float, default=100.0)
     parser.add_argument("--keep", action="store_true", help="keep the work directories (logs)")
     args = parser.parse_args()
-    results = []
-    for program in [p for p in args.programs.split(",") if p]:
-        with rig(f"program_eta_{program}", keep=args.keep, time_scale=args.time_scale) as stack:
-            plan = planned(stack, program)
-            systems = sorted({m["system"] for m in plan["moves"] if m["action"] != "mount"})
-
-            wall_s = asyncio.run(measure(stack, program, systems))
-        run_s = wall_s * args.time_scale
-        ratio = run_s / plan["eta_s"]
-        results.append(
-            {
-                "program": program,
-                "points": plan.get("points"),
-                "eta_s": round(plan["eta_s"], 1),
-                "run_s": round(run_s, 1),
-                "wall_s": round(wall_s, 2),
-                "ratio": round(ratio, 4),
-                "met": abs(ratio - 1.0) <= TOLERANCE,
-            }
-        )
+    programs = [p for p in args.programs.split(",") if p]
+    results = [run_one(p, args.time_scale, keep=args.keep) for p in programs]
     print(
         json.dumps(
             {
@@ -118,7 +123,7 @@ def main() -> None:
                 "results": results,
                 "target_ratio": f"1 +/- {TOLERANCE}",
                 "met": all(r["met"] for r in results),
-                **machine(),
+                "machine": machine(),
             }
         )
     )

@@ -15,6 +15,8 @@ the system's config; a miss fails it too. Prints one JSON object.
 
     .venv/bin/python bench/reaction.py [--n 200] [--time-scale 20] [--systems acu,cls1,gt]
         [--faults snag,slack,drive_alarm,limit] [--rest-s 0] [--seed 1] [--keep]
+
+`run()` is the same as a function (bench/suite.py uses it).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import random
 import sys
 import time
@@ -31,11 +32,21 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from _common import Link, Rig, latency, linked, machine, percentile, rig
+from _common import Link, Rig, linked, rig
+from machine_info import machine
+from reaction_plan import (
+    DEFAULT_FAULTS,
+    HAUL,
+    MARGIN_MS,
+    PLANS,
+    STOP_FAULTS,
+    Plan,
+    Shot,
+    by_fault,
+    figures,
+    stopped_event,
+)
 
-STOP_FAULTS = ("snag", "slack", "slip", "stall", "drive_alarm", "limit")  # comm_loss: no event
-DEFAULT_FAULTS = "snag,slack,drive_alarm,limit"
-MARGIN_MS = 5.0
 MAX_DELAY_S = 0.1
 STOP_TIMEOUT_S = 2.0
 SETTLE_TIMEOUT_S = 10.0
@@ -43,68 +54,6 @@ RESET_TIMEOUT_S = 10.0
 SETUP_TIMEOUT_S = 180.0
 MOVABLE = {"STOPPED", "AT_POSITION"}
 SETTLED = MOVABLE | {"FAULT"}
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Where a system is deployed, the axis faulted, the position towards which that axis
-    hauls (winds in) and the one towards which it pays out; a move shorter than
-    `min_travel` (position units) goes the other way."""
-
-    system: str
-    axis: str
-    deploy: dict[str, Any]
-    haul: dict[str, float]
-    pay: dict[str, float]
-    min_travel: float
-
-    def target(self, status: dict[str, Any], haul: bool) -> dict[str, float]:
-        pos = status.get("position") or {}
-
-        def distance(end: dict[str, float]) -> float:
-            return math.hypot(*(float(pos.get(k) or 0.0) - v for k, v in end.items()))
-
-        first, other = (self.haul, self.pay) if haul else (self.pay, self.haul)
-        return first if distance(first) >= self.min_travel else other
-
-
-def xz(x_m: float, z_m: float) -> dict[str, float]:
-    return {"x_m": x_m, "z_m": z_m}
-
-
-PLANS = {
-    "acu": Plan("acu", "A", {"unit": "A", "z_m": 12.0}, {"z_m": 16.5}, {"z_m": 3.0}, 2.0),
-    "cls1": Plan("cls1", "central", xz(5.5, 5.0), xz(3.0, 8.0), xz(8.0, 2.0), 1.5),
-    "cls2": Plan("cls2", "central", xz(-5.5, 5.0), xz(-3.0, 8.0), xz(-8.0, 2.0), 1.5),
-    "gt": Plan("gt", "bottom", {"theta_deg": 90.0}, {"theta_deg": 150.0}, {"theta_deg": 30.0}, 8.0),
-}
-#: a snag shows hauling (the cable pulls tight), slack paying out; the others alternate
-HAUL = {"snag": True, "slack": False}
-
-
-@dataclass
-class Shot:
-    """One injection: the measured reaction (None: missed), the daemon's trip code, the
-    move's final result, what went wrong on the way back (see `reset`)."""
-
-    system: str
-    fault: str
-    haul: bool
-    delay_ms: float
-    reaction_ms: float | None
-    trip: str | None
-    move: str
-    reset_trouble: Counter[str]
-
-
-def stopped_event(events: list[dict[str, Any]], plan: Plan, fault: str) -> dict[str, Any] | None:
-    want = ("stopped", plan.system, plan.axis, fault)
-    got = [
-        e
-        for e in events
-        if (e.get("event"), e.get("system"), e.get("axis"), e.get("fault")) == want
-    ]
-    return got[0] if got else None
 
 
 async def reset(link: Link, system: str, poll_s: float) -> Counter[str]:
@@ -259,52 +208,31 @@ async def measure(stack: Rig, plans: list[Plan], opts: Options, poll_s: dict[str
     return tally
 
 
-def figures(shots: list[Shot], target_ms: float) -> dict[str, Any]:
-    """Count, misses, percentiles, trip codes and move results of a group of shots."""
-    lat = sorted(s.reaction_ms for s in shots if s.reaction_ms is not None)
-    misses = len(shots) - len(lat)
-    out: dict[str, Any] = {"n": len(shots), "misses": misses, **latency(lat)}
-    out["over_target"] = sum(1 for x in lat if x > target_ms)
-    out["trips"] = dict(Counter(str(s.trip) for s in shots))
-    out["moves"] = dict(Counter(s.move for s in shots))
-    out["reset_trouble"] = dict(sum((s.reset_trouble for s in shots), Counter[str]()))
-    worst = sorted(shots, key=lambda s: -1.0 if s.reaction_ms is None else s.reaction_ms)[-3:]
-    keys = ("fault", "reaction_ms", "delay_ms", "haul", "trip")
-    out["slowest"] = [{k: getattr(s, k) for k in keys} for s in reversed(worst)]
-    out["pass"] = bool(lat) and misses == 0 and percentile(lat, 99) <= target_ms
-    return out
-
-
-def by_fault(shots: list[Shot], faults: list[str], target_ms: float) -> dict[str, Any]:
-    return {f: figures([s for s in shots if s.fault == f], target_ms) for f in faults}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="calibd interlock reaction time (JSON)")
-    parser.add_argument("--n", type=int, default=200, help="injections per system (default 200)")
-    parser.add_argument("--time-scale", type=float, default=20.0, help="simulator time scale")
-    parser.add_argument("--systems", default="acu", help=f"of {','.join(PLANS)} (default acu)")
-    parser.add_argument("--faults", default=DEFAULT_FAULTS, help=f"of {','.join(STOP_FAULTS)}")
-    parser.add_argument("--rest-s", type=float, default=0.0, help="idle before each move (s)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the random delays")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
-    args = parser.parse_args()
-    systems = [s for s in args.systems.split(",") if s]
-    faults = [f for f in args.faults.split(",") if f]
-    if args.n < 1:
-        raise SystemExit("reaction: --n must be at least 1")
+def run(
+    n: int = 200,
+    *,
+    time_scale: float = 20.0,
+    systems: tuple[str, ...] = ("acu",),
+    faults: tuple[str, ...] = tuple(DEFAULT_FAULTS.split(",")),
+    rest_s: float = 0.0,
+    seed: int = 1,
+    keep: bool = False,
+) -> dict[str, Any]:
+    """N injections per system on a fresh rig; the result document (without the machine).
+    `aborted` says why a run stopped early (its figures so far are still there)."""
+    if n < 1:
+        raise ValueError("reaction: n must be at least 1")
     if not systems or set(systems) - PLANS.keys():
-        raise SystemExit(f"reaction: --systems must be among {', '.join(PLANS)}")
+        raise ValueError(f"reaction: systems must be among {', '.join(PLANS)}")
     if not faults or set(faults) - set(STOP_FAULTS):
-        raise SystemExit(f"reaction: --faults must be among {', '.join(STOP_FAULTS)}")
-
+        raise ValueError(f"reaction: faults must be among {', '.join(STOP_FAULTS)}")
     t0 = time.monotonic()
-    with rig("reaction", keep=args.keep, time_scale=args.time_scale) as stack:
+    with rig("reaction", keep=keep, time_scale=time_scale) as stack:
         cfg = tomllib.loads(stack.config.read_text())
         configured = tuple(k for k, v in cfg.items() if isinstance(v, dict) and "poll_fast_hz" in v)
         poll_s = {s: 1.0 / float(cfg[s]["poll_fast_hz"]) for s in systems}
         plans = [PLANS[s] for s in systems]
-        opts = Options(faults, args.n, args.rest_s, args.seed, configured)
+        opts = Options(list(faults), n, rest_s, seed, configured)
         tally = asyncio.run(measure(stack, plans, opts, poll_s))
     shots = tally.shots
 
@@ -319,29 +247,52 @@ def main() -> None:
             **figures(mine, target_ms),
         }
         if len(systems) > 1:
-            per_system[s]["per_fault"] = by_fault(mine, faults, target_ms)
+            per_system[s]["per_fault"] = by_fault(mine, list(faults), target_ms)
     poll_ms = max(poll_s.values()) * 1000.0
     overall = figures(shots, poll_ms + MARGIN_MS)
-    result = {
+    return {
         "benchmark": "reaction",
-        "systems": systems,
-        "faults": faults,
-        "time_scale": args.time_scale,
-        "rest_s": args.rest_s,
+        "systems": list(systems),
+        "faults": list(faults),
+        "time_scale": time_scale,
+        "rest_s": rest_s,
         "poll_period_ms": round(poll_ms, 3),
         "target_p99_ms": round(poll_ms + MARGIN_MS, 3),
         **{k: v for k, v in overall.items() if k != "pass"},
         "pass": tally.aborted is None and all(v["pass"] for v in per_system.values()),
         "aborted": tally.aborted,
         "moves_ended_before_injection": dict(tally.skipped),
-        "per_fault": by_fault(shots, faults, poll_ms + MARGIN_MS),
+        "per_fault": by_fault(shots, list(faults), poll_ms + MARGIN_MS),
         "per_system": per_system,
         "wall_s": round(time.monotonic() - t0, 1),
-        **machine(),
     }
-    print(json.dumps(result))
-    if tally.aborted:
-        raise SystemExit(f"reaction: aborted: {tally.aborted}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="calibd interlock reaction time (JSON)")
+    parser.add_argument("--n", type=int, default=200, help="injections per system (default 200)")
+    parser.add_argument("--time-scale", type=float, default=20.0, help="simulator time scale")
+    parser.add_argument("--systems", default="acu", help=f"of {','.join(PLANS)} (default acu)")
+    parser.add_argument("--faults", default=DEFAULT_FAULTS, help=f"of {','.join(STOP_FAULTS)}")
+    parser.add_argument("--rest-s", type=float, default=0.0, help="idle before each move (s)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the random delays")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    args = parser.parse_args()
+    try:
+        result = run(
+            args.n,
+            time_scale=args.time_scale,
+            systems=tuple(s for s in args.systems.split(",") if s),
+            faults=tuple(f for f in args.faults.split(",") if f),
+            rest_s=args.rest_s,
+            seed=args.seed,
+            keep=args.keep,
+        )
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    print(json.dumps({**result, "machine": machine()}))
+    if result["aborted"]:
+        raise SystemExit(f"reaction: aborted: {result['aborted']}")
 
 
 if __name__ == "__main__":
