@@ -1,4 +1,4 @@
-"""`calibd` command line: run, check-config, schema, demo, log export."""
+"""`calibd` command line: run, check-config, schema, broker-acl, demo, log export."""
 
 from __future__ import annotations
 
@@ -14,18 +14,28 @@ from calibd.config import ConfigError, Settings, json_schema, load_config
 from calibd.log import configure_logging
 from calibd.program import plan_cli
 
+#: `calibd run` with a configuration it cannot use: sysexits' EX_CONFIG, so that systemd does
+#: not restart it in a loop (RestartPreventExitStatus in systemd/calibd.service)
+EX_CONFIG = 78
 
-def _load(path: str) -> Settings:
+
+def _load(path: str, code: int = 1) -> Settings:
     try:
         return load_config(path)
     except ConfigError as exc:
         for line in exc.errors:
             print(f"config error: {line}", file=sys.stderr)
-        raise SystemExit(1) from None
+        raise SystemExit(code) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = _load(args.config)
+    settings = _load(args.config, EX_CONFIG)
+    try:  # the broker password file is read once, here; TLS files checked before any I/O
+        settings = settings.model_copy(update={"mqtt": settings.mqtt.with_secrets()})
+    except ConfigError as exc:
+        for line in exc.errors:
+            print(f"config error: {line}", file=sys.stderr)
+        return EX_CONFIG
     configure_logging(settings.log.json_output, settings.log.level)
     from calibd.app import run_daemon
     from calibd.store.db import StoreError
@@ -49,6 +59,22 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     print(json.dumps(json_schema(), indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_broker_acl(args: argparse.Namespace) -> int:
+    from calibd.broker_acl import RolesError, load_roles, render
+
+    path = Path(args.roles)
+    try:
+        text = render(load_roles(path), args.root, source=args.roles)
+    except RolesError as exc:
+        print(f"calibd broker-acl: {exc}", file=sys.stderr)
+        return 1
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
     return 0
 
 
@@ -85,10 +111,16 @@ def cmd_log_export(args: argparse.Namespace) -> int:
                 f"--since {args.since!r} is not an ISO 8601 time (e.g. 2026-11-21T12:00:00Z)"
             )
     try:
-        records = read_records(_state_dir(args) / FILENAME, since)
+        if args.what == "profiles":
+            from calibd.store import profile_export
+
+            profiles = profile_export.read_profiles(_state_dir(args) / FILENAME, since)
+            text = to_json(profiles) if args.format == "json" else profile_export.to_csv(profiles)
+        else:
+            records = read_records(_state_dir(args) / FILENAME, since)
+            text = to_json(records) if args.format == "json" else to_csv(records)
     except ExportError as exc:
         return fail(str(exc))
-    text = to_json(records) if args.format == "json" else to_csv(records)
     if args.output is None:
         sys.stdout.write(text)
         return 0
@@ -111,13 +143,24 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=cmd_check_config)
     p = sub.add_parser("schema", help="print the JSON schema of the configuration")
     p.set_defaults(func=cmd_schema)
+    p = sub.add_parser("broker-acl", help="render the broker's ACL from a roles file")
+    p.add_argument("roles", help="the roles and users (config/mosquitto/roles.toml)")
+    p.add_argument("--root", default="juno/calib", help="the topic root (default juno/calib)")
+    p.add_argument("--output", help="write to this file (default: stdout)")
+    p.set_defaults(func=cmd_broker_acl)
     p = sub.add_parser("demo", help="private mosquitto + calibsim + calibd, live status")
     p.add_argument("--config", default="config/sim.toml")
     p.add_argument("--auto", action="store_true", help="run one ACU cycle, then exit")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("log", help="the deployment log in the state directory")
     log_sub = p.add_subparsers(dest="log_command", required=True)
-    p = log_sub.add_parser("export", help="the deployment records, as JSON or CSV")
+    p = log_sub.add_parser("export", help="the deployment records (or profiles), JSON or CSV")
+    p.add_argument(
+        "--what",
+        choices=("deployments", "profiles"),
+        default="deployments",
+        help="the deployment log (default) or the temperature profiles",
+    )
     p.add_argument("--since", help="records started, ended or still open since (ISO 8601)")
     p.add_argument("--format", required=True, choices=("json", "csv"))
     p.add_argument("--config", help="take the state directory from this configuration")

@@ -25,26 +25,36 @@ from calibd.mqtt import MqttEdge
 from calibd.program.daq import DONE_TOPIC, Daq
 from calibd.program.runs import RunLog, last_run
 from calibd.program.sequencer import Sequencer
+from calibd.shutdown import stop_plant
 from calibd.state import next_session
 from calibd.store.db import Store, StoreError
 from calibd.store.deployments import DeploymentLog
 from calibd.store.inventory import Inventory
 from calibd.store.ledger import CommandLedger
+from calibd.store.profiles import ProfileLog
 from calibd.store.snapshots import load_snapshots
 from calibd.store.writer import Writer
 from calibd.subsystems.house import House
 from calibd.systemd import sd_notify, watchdog_interval_s
+from calibd.watchdog import Liveness, Watchdog, control_loops, daemon_status
 
 log = structlog.get_logger("calibd.app")
 
 
-async def _watchdog(edge: MqttEdge) -> None:
-    interval_s = watchdog_interval_s()
-    if interval_s is None:
-        return
-    while True:
-        sd_notify("WATCHDOG=1", f"STATUS=mqtt {'up' if edge.connected.is_set() else 'down'}")
-        await asyncio.sleep(interval_s)
+async def _stop_on_signal(
+    stopping: asyncio.Event,
+    control: list[asyncio.Task[Any]],
+    subsystems: dict[str, Subsystem],
+    outbox: Outbox,
+    main: asyncio.Task[Any],
+) -> None:
+    """On the first SIGTERM/SIGINT: drives halted and seen standing (calibd/shutdown.py), then
+    the rest is cancelled (the edge publishes `offline` last)."""
+    await stopping.wait()
+    sd_notify("STOPPING=1", "STATUS=stopping: halting every drive")
+    log.info("stop_requested", reason="signal")
+    await stop_plant(control, subsystems, outbox)
+    main.cancel()
 
 
 #: how long `online` waits for every system's first reading (a dead device fails sooner)
@@ -115,6 +125,9 @@ async def run_daemon(settings: Settings) -> None:
     deplog = DeploymentLog(writer, outbox, systems=deployment_systems, session=session)
     await deplog.load()
     outbox.taps.append(deplog.tap)
+    profiles = ProfileLog(writer, session=session)  # temperature profiles (acu `profile`)
+    profiles.close_interrupted()
+    outbox.taps.append(profiles.tap)
     for name, sub in subsystems.items():
         sub.inventory = inventory
         if isinstance(sub, DeploymentSystem):
@@ -142,25 +155,39 @@ async def run_daemon(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     assert main is not None
 
+    stopping = asyncio.Event()
+
     def on_signal() -> None:
-        sd_notify("STOPPING=1")
-        main.cancel()
+        if stopping.is_set():  # a second signal: stop at once (drives still halted on the way)
+            sd_notify("STOPPING=1")
+            main.cancel()
+        stopping.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     try:
         await buses.connect_all()
         async with asyncio.TaskGroup() as tg:
+            # stopped first on a signal, in this order: no new command, then the drives
+            control = [tg.create_task(sequencer.run(interrupted), name="program")]
             for name, sub in subsystems.items():
-                tg.create_task(sub.run(), name=f"subsystem:{name}")
-            tg.create_task(board.run(), name="interlocks")
-            tg.create_task(sequencer.run(interrupted), name="program")
+                control.append(tg.create_task(sub.run(), name=f"subsystem:{name}"))
+            control.append(tg.create_task(board.run(), name="interlocks"))
             tg.create_task(writer.run(), name="store-writer")
             tg.create_task(edge.run(), name="mqtt")
             tg.create_task(_first_readings(subsystems, edge), name="first-readings")
-            tg.create_task(_watchdog(edge), name="watchdog")
-            sd_notify("READY=1", f"STATUS=session {session}")
-            log.info("ready", subsystems=sorted(subsystems))
+            # READY=1 once `online` is out; WATCHDOG=1 only while the control loops run
+            broker = f"{settings.mqtt.host}:{settings.mqtt.port}"
+            watchdog = Watchdog(
+                Liveness(control_loops(subsystems, board)),
+                lambda: daemon_status(edge, subsystems, session, broker),
+                interval_s=watchdog_interval_s(),
+            )
+            control.append(tg.create_task(watchdog.run(edge.connected), name="watchdog"))
+            tg.create_task(
+                _stop_on_signal(stopping, control, subsystems, outbox, main), name="shutdown"
+            )
+            log.info("running", subsystems=sorted(subsystems))
     except asyncio.CancelledError:
         log.info("stopping")
         raise

@@ -21,8 +21,17 @@ from calibd.cfg_cls import ClsCfg
 from calibd.cfg_gt import GtCfg
 from calibd.cfg_interlocks import InterlocksCfg
 from calibd.cfg_inventory import InventoryCfg
+from calibd.cfg_laser import LaserCfg
+from calibd.cfg_mqtt import (
+    MqttAccountCfg,
+    MqttTlsCfg,
+    SecretFileError,
+    read_secret,
+    tls_context_of,
+)
 from calibd.cfg_program import ProgramCfg
 from calibd.cfg_rov import RovCfg
+from calibd.cfg_thermometer import ThermometerCfg
 from calibd.cfgbase import ModbusDeviceCfg, SerialDeviceCfg, SpoolCfg, Strict
 from drivers.endpoint import is_simulated, parse_endpoint
 
@@ -59,12 +68,33 @@ class MqttCfg(Strict):
     client_id: str = "calibd"
     username: str | None = None
     password: SecretStr | None = None
+    password_file: Path | None = Field(None, description="read once at start (first line)")
+    tls: MqttTlsCfg | None = Field(None, description="present: TLS to the broker")
+    sim: MqttAccountCfg | None = Field(None, description="calibsim's own broker account")
     keepalive_s: int = Field(10, ge=1, le=600)
     publish_timeout_s: float = Field(2.0, gt=0)
     reconnect_initial_s: float = Field(0.2, gt=0)
     reconnect_max_s: float = Field(10.0, gt=0)
     inbound_queue: int = Field(256, ge=8, le=65536)
     outbound_queue: int = Field(4096, ge=64, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _one_password(self) -> Self:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("set password or password_file, not both")
+        return self
+
+    def with_secrets(self) -> MqttCfg:
+        """At start: `password_file` read into `password`, the TLS files checked."""
+        try:
+            if self.tls is not None:
+                tls_context_of(self.tls)
+            if self.password_file is None:
+                return self
+            secret = read_secret(self.password_file)
+        except SecretFileError as exc:
+            raise ConfigError([f"mqtt: {exc}"]) from None
+        return self.model_copy(update={"password": secret, "password_file": None})
 
 
 class StateCfg(Strict):
@@ -145,6 +175,10 @@ class AcuCfg(Strict):
     turntable: TurntableCfg
     units: list[UnitCfg] = Field(min_length=1, max_length=8)
     spool: SpoolCfg
+    laser: LaserCfg | None = Field(None, description="the UV laser of one unit (hardware.md §8)")
+    thermometer: ThermometerCfg | None = Field(
+        None, description="the temperature-profile sensor on one unit (hardware.md §9)"
+    )
 
     @model_validator(mode="after")
     def _geometry(self) -> Self:
@@ -161,11 +195,34 @@ class AcuCfg(Strict):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _laser_unit(self) -> Self:
+        laser = self.laser
+        if laser is not None and laser.unit not in {u.name for u in self.units}:
+            raise ValueError(f"laser.unit {laser.unit!r} is not one of the ACU's units")
+        if laser is not None and laser.z_emit_max_m is not None:
+            if not self.z_min_m <= laser.z_emit_max_m < self.z_valve_m:
+                raise ValueError("need z_min_m <= laser.z_emit_max_m < z_valve_m")
+        return self
+
+    @model_validator(mode="after")
+    def _thermometer(self) -> Self:
+        sensor = self.thermometer
+        if sensor is not None and sensor.unit not in {u.name for u in self.units}:
+            raise ValueError(f"thermometer.unit {sensor.unit!r} is not one of the ACU's units")
+        if sensor is not None and sensor.max_speed_m_s > self.speed_m_s:
+            raise ValueError("need thermometer.max_speed_m_s <= speed_m_s")
+        return self
+
     def endpoints(self) -> list[str]:
         """Every hardware endpoint of the ACU."""
         eps = [self.turntable.endpoint]
         for u in self.units:
             eps += [u.drive.endpoint, u.load_cell.endpoint]
+        if self.laser is not None:
+            eps.append(self.laser.endpoint)
+        if self.thermometer is not None:
+            eps.append(self.thermometer.endpoint)
         return eps
 
     def spool_of(self, unit: str) -> SpoolCfg:

@@ -82,6 +82,10 @@ class InterlockBoard:
         self.outbox = outbox
         self.cfg = cfg or InterlocksCfg()
         self.period_s = period_s
+        #: liveness for the systemd watchdog (calibd/watchdog.py): poll rounds each system's
+        #: loop has reported through `fresh` (once per round, read or failed), and this loop's
+        self.polls: dict[str, int] = dict.fromkeys(subsystems, 0)
+        self.rounds = 0
         self.permit = False
         self._estop: str | None = None
         self._input_latched = False  # the e-stop circuit opened since the last global reset
@@ -117,6 +121,7 @@ class InterlockBoard:
 
     def fresh(self, system: str) -> None:
         """A subsystem has judged fresh readings: update its presence, evaluate the rules."""
+        self.polls[system] = self.polls.get(system, 0) + 1
         sub = self.deployment.get(system)
         if sub is not None and self._presence:
             self._presence[system] = sub.presence()
@@ -246,4 +251,5 @@ class InterlockBoard:
         self.outbox.interlocks({"ts": iso_now(), "active": []})
         while True:
             self.evaluate()
+            self.rounds += 1
             await asyncio.sleep(self.period_s)

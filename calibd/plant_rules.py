@@ -16,8 +16,8 @@ from calibd.core.interlock import Interlock, Severity
 from calibd.core.presence import Presence, Segment, point_segment_m, segment_segment_m
 
 T, I = Severity.TRIP, Severity.INHIBIT  # noqa: E741 - table shorthand
-ALWAYS_ALLOWED = frozenset({"status", "stop"})
-DEPLOYMENT_ACTIONS = frozenset({"deploy", "move"})
+ALWAYS_ALLOWED = frozenset({"status", "stop", "laser_off"})  # making safe is never refused
+DEPLOYMENT_ACTIONS = frozenset({"deploy", "move", "profile"})
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from pymodbus.simulator import SimDevice
 
 from simulators.clock import Clock
-from simulators.config import AcuCfg, TurntableCfg, UnitCfg, serial_path
+from simulators.config import AcuCfg, ConfigError, TurntableCfg, UnitCfg, serial_path
 from simulators.faults import DRIVE_FAULTS, SPOOL_FAULTS
+from simulators.laser import LASER_FAULTS, LaserController, LaserLine
 from simulators.load_cell import LoadCell, LoadCellBus, Reading
 from simulators.spool import Drum, SourceState, SpoolPhysics
 from simulators.stepper import Drive, drive_device
 from simulators.system import LineHandler, Silent
+from simulators.thermometer import CarriedThermometer
 
 INDEX_WINDOW_DEG = 0.2
 # the reference (home) switch is much finer than the index switches: homing zeroes on its edge
@@ -259,6 +261,23 @@ class Acu:
         self.turntable = Drive(
             self.turntable_mechanics, offset_deg * self.turntable_mechanics.counts_per_deg, t_s
         )
+        #: the UV laser controller (docs/hardware.md §8), if configured
+        self.laser = (
+            LaserController(cfg.laser.address, random.Random(f"{seed}/laser"), t_s)
+            if cfg.laser is not None
+            else None
+        )
+        #: the temperature-profile sensor on one unit's cable (docs/hardware.md §9), if configured
+        self.thermometer = self._thermometer(seed, t_s)
+
+    def _thermometer(self, seed: int, t_s: float) -> CarriedThermometer | None:
+        cfg = self.cfg.thermometer
+        if cfg is None:
+            return None
+        if cfg.unit not in self.units:
+            raise ConfigError(f"acu.thermometer.unit {cfg.unit!r} is not an ACU unit")
+        unit = self.units[cfg.unit]
+        return CarriedThermometer(cfg, self.cfg.z_liquid_m, lambda t: unit.state(t).z_m, seed, t_s)
 
     def drives(self) -> dict[str, Drive]:
         """Axis name → drive."""
@@ -266,7 +285,11 @@ class Acu:
 
     def fault_axes(self) -> dict[str, frozenset[str]]:
         """The turntable takes drive faults, every spool unit spool faults."""
-        return {"turntable": DRIVE_FAULTS} | dict.fromkeys(self.units, SPOOL_FAULTS)
+        laser = {"laser": LASER_FAULTS} if self.laser is not None else {}
+        sensor = {"thermometer": CarriedThermometer.FAULTS} if self.thermometer else {}
+        return (
+            {"turntable": DRIVE_FAULTS} | dict.fromkeys(self.units, SPOOL_FAULTS) | laser | sensor
+        )
 
     def modbus_devices(self, clock: Clock, silent: Silent) -> list[tuple[str, SimDevice]]:
         """The turntable drive and one drive per unit."""
@@ -285,17 +308,36 @@ class Acu:
             unit = self.units[u.name]
             cell = unit.load_cell(u.load_cell.address, clock.now_s, silent(u.name))
             cells.setdefault(serial_path(u.load_cell.endpoint), []).append(cell)
-        return {path: LoadCellBus(group).handle for path, group in cells.items()}
+        lines: dict[str, LineHandler] = {p: LoadCellBus(g).handle for p, g in cells.items()}
+        if self.laser is not None and self.cfg.laser is not None:
+            path = serial_path(self.cfg.laser.endpoint)
+            if path in lines:
+                raise ConfigError(f"acu.laser: serial line {path} is taken by the load cells")
+            lines[path] = LaserLine([self.laser], clock.now_s, silent("laser")).handle
+        if self.thermometer is not None:
+            path = serial_path(self.thermometer.cfg.endpoint)
+            if path in lines:
+                raise ConfigError(f"acu.thermometer: serial line {path} is taken")
+            lines[path] = self.thermometer.line(clock.now_s, silent("thermometer")).handle
+        return lines
 
     def tick(self, t_s: float) -> None:
         """Evaluate every unit (snag/slack bookkeeping follows the drives)."""
         for unit in self.units.values():
             unit.state(t_s)
+        if self.laser is not None:
+            self.laser.advance(t_s)
+        if self.thermometer is not None:
+            self.thermometer.tick(t_s)
 
     def set_fault(self, axis: str, fault: str, active: bool, t_s: float) -> None:
         """Apply or remove a fault on an axis."""
         if axis == "turntable":
             apply_drive_fault(self.turntable, fault, active, t_s)
+        elif axis == "laser" and self.laser is not None:
+            self.laser.set_fault(fault, active, t_s)
+        elif axis == "thermometer" and self.thermometer is not None:
+            self.thermometer.set_fault(fault, active)
         else:
             self.units[axis].set_fault(fault, active, t_s)
 
@@ -319,4 +361,6 @@ class Acu:
                 self.turntable_mechanics.angle_deg(self.turntable.drum_counts(t_s)), 6
             ),
             "units": units,
+            **({"laser": self.laser.truth(t_s)} if self.laser is not None else {}),
+            **({"thermometer": self.thermometer.truth(t_s)} if self.thermometer else {}),
         }

@@ -27,7 +27,9 @@ from simulators.config_base import (
 )
 from simulators.config_cls import ClsCfg
 from simulators.config_gt import GtCfg
+from simulators.config_laser import LaserCfg
 from simulators.config_rov import RovCfg
+from simulators.config_thermometer import ThermometerCfg
 
 __all__ = [
     "AcuCfg",
@@ -76,6 +78,8 @@ class AcuCfg(Model):
     turntable: TurntableCfg
     units: list[UnitCfg]
     spool: SpoolCfg
+    laser: LaserCfg | None = None
+    thermometer: ThermometerCfg | None = None
 
     def spool_of(self, unit: UnitCfg) -> SpoolCfg:
         """The unit's spool design (its override, else the common one)."""

@@ -9,8 +9,10 @@ from calibd.core.valves import ValveControl
 from calibd.subsystems.acu import Acu
 from calibd.subsystems.acu_axes import AcuAxes
 from drivers.base import Drive, ForceSensor
+from drivers.laser import LaserController
 from drivers.load_cell import LoadCell
 from drivers.stepper import StepperDrive
+from drivers.thermometer import Thermometer
 
 
 def build(
@@ -38,4 +40,14 @@ def build(
         )
         units[u.name] = (drive, cell)
     axes = AcuAxes(cfg, turntable, units, settings.interlocks)
-    return Acu(cfg, axes, valves, outbox, time_scale=settings.sim.time_scale)
+    laser = None
+    if cfg.laser is not None:
+        line = buses.serial_line(cfg.laser.endpoint)
+        laser = LaserController(line, cfg.laser.address, name=f"acu-laser-{cfg.laser.unit}")
+    acu = Acu(cfg, axes, valves, outbox, time_scale=settings.sim.time_scale, laser=laser)
+    if cfg.thermometer is not None:
+        t = cfg.thermometer
+        acu.attach_thermometer(
+            Thermometer(buses.serial_line(t.endpoint), t.address, name="acu-thermometer")
+        )
+    return acu

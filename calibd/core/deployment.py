@@ -27,7 +27,9 @@ from calibd.core.timefmt import iso_now
 
 RESET_DESTINATIONS = frozenset({"UNKNOWN", "PARKED", "STOPPED"})
 #: actions that never take a parked system into the detector (every other motion does)
-NOT_ENTRY = frozenset({"status", "stop", "reset", "home", "select", "retract"})
+NOT_ENTRY = frozenset(
+    {"status", "stop", "reset", "home", "select", "retract", "laser_on", "laser_off", "laser_scan"}
+)
 #: trips after which the encoder cannot be trusted: `reset` leads to UNKNOWN (home again)
 REHOME_AFTER = frozenset({"slip", "position_lost"})
 #: fresh readings a reset waits for after resetting the drive alarms (wall seconds)

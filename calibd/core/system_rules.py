@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from calibd.core.errors import ErrorCode
 from calibd.core.interlock import Interlock, Severity
+from calibd.core.laser_rules import LASER_INTERLOCKS
 
 T, W = Severity.TRIP, Severity.WARNING
 
@@ -156,4 +157,5 @@ SYSTEM_INTERLOCKS: tuple[Interlock, ...] = (
         "reported; the cable model alone positions the source",
         "ends by itself",
     ),
+    *LASER_INTERLOCKS,
 )

@@ -38,7 +38,19 @@ class Action:
         return {a.key: values[a.dest] for a in self.args if values.get(a.dest) is not None}
 
 
+def _floats(text: str) -> list[float]:
+    """A comma-separated list of numbers, e.g. `0.01,0.02,0.04`."""
+    return [float(v) for v in text.split(",") if v.strip()]
+
+
+def _one_or_many(text: str) -> float | list[float]:
+    """One number, or a comma-separated list of them."""
+    values = _floats(text)
+    return values[0] if len(values) == 1 else values
+
+
 UNIT = Arg("unit", ("--unit",), "the spool unit (A-D)")
+RATE = Arg("rate_hz", ("--rate", "--rate-hz"), "pulse rate, Hz", float, required=False)
 X = Arg("x_m", ("--x", "--x-m"), "x in metres (detector frame)", float)
 Y = Arg("y_m", ("--y", "--y-m"), "y in metres (detector frame)", float)
 Z = Arg("z_m", ("--z", "--z-m"), "z in metres (detector frame, up)", float)
@@ -85,6 +97,32 @@ SYSTEMS: dict[str, tuple[Action, ...]] = {
         Action("select", "turn the turntable to a unit", (UNIT,)),
         Action("deploy", "select the unit, open the valve, lower to z", (UNIT, Z)),
         Action("move", "move the source under the port to z", (Z,)),
+        Action(
+            "laser_on",
+            "UV laser on at an intensity (1e-4..1)",
+            (Arg("intensity", ("--intensity",), "relative transmission", float), RATE),
+        ),
+        Action("laser_off", "UV laser off (ends a scan)"),
+        Action(
+            "laser_scan",
+            "UV laser: each intensity for its dwell, then off",
+            (
+                Arg("intensities", ("--intensities",), "comma-separated", _floats),
+                Arg("dwell_s", ("--dwell", "--dwell-s"), "one, or one per step", _one_or_many),
+                RATE,
+            ),
+        ),
+        Action(
+            "profile",
+            "temperature profile: the sensor's unit from z-from to z-to, slowly",
+            (
+                Arg("z_from_m", ("--z-from", "--z-from-m"), "start height, m", float),
+                Arg("z_to_m", ("--z-to", "--z-to-m"), "end height, m", float),
+                Arg(
+                    "speed_m_s", ("--speed", "--speed-m-s"), "speed of the sampled leg, m/s", float
+                ),
+            ),
+        ),
         acu=True,
     ),
     "cls1": _CLS,

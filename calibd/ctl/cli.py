@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if ns.job == "log-export":
             directory = state_dir(ns.state_dir, ns.config)
-            code = export(directory, since=ns.since, fmt=ns.format, output=ns.output)
+            code = export(directory, since=ns.since, fmt=ns.format, output=ns.output, what=ns.what)
         else:
             mqtt = daemon_mqtt(ns)
             where, auth = endpoint(ns, mqtt), credentials(ns, mqtt)

@@ -26,7 +26,15 @@ def state_dir(explicit: str | None, config: str | None) -> Path:
     return Path(os.environ.get("CALIBD_STATE__DIR") or DEFAULT_STATE_DIR)
 
 
-def export(directory: Path, *, since: str | None, fmt: str, output: str | None) -> int:
+def export(
+    directory: Path,
+    *,
+    since: str | None,
+    fmt: str,
+    output: str | None,
+    what: str = "deployments",
+) -> int:
+    """`what`: "deployments" (the deployment log) or "profiles" (temperature profiles)."""
     from calibd.core.timefmt import parse_iso
     from calibd.store.db import FILENAME
     from calibd.store.export import ExportError, read_records, to_csv, to_json
@@ -40,10 +48,16 @@ def export(directory: Path, *, since: str | None, fmt: str, output: str | None) 
                 f"--since {since!r} is not an ISO 8601 time (e.g. 2026-11-21T12:00:00Z)", USAGE
             ) from None
     try:
-        records = read_records(directory / FILENAME, when)
+        if what == "profiles":
+            from calibd.store import profile_export
+
+            profiles = profile_export.read_profiles(directory / FILENAME, when)
+            text = to_json(profiles) if fmt == "json" else profile_export.to_csv(profiles)
+        else:
+            records = read_records(directory / FILENAME, when)
+            text = to_json(records) if fmt == "json" else to_csv(records)
     except ExportError as exc:
         raise CtlError(str(exc), FAILED) from None
-    text = to_json(records) if fmt == "json" else to_csv(records)
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -160,6 +160,12 @@ def build() -> argparse.ArgumentParser:
     p = sub.add_parser("log", help="the deployment log")
     lsub = p.add_subparsers(dest="verb", required=True, metavar="ACTION")
     p = lsub.add_parser("export", help="the deployment records as JSON or CSV", parents=[opts])
+    p.add_argument(
+        "--what",
+        choices=("deployments", "profiles"),
+        default="deployments",
+        help="the deployment log (default) or the temperature profiles",
+    )
     p.add_argument("--since", help="records started, ended or still open since (ISO 8601)")
     p.add_argument("--format", required=True, choices=("json", "csv"))
     p.add_argument("--output", metavar="FILE", help="write to FILE (default: stdout)")

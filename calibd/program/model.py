@@ -11,6 +11,15 @@ unit = "A"                     # ACU only, optional: the unit carrying that kind
 daq_s = 60.0                   # DAQ time at every point
 points = [{z_m = 15.0}, {z_m = 0.0}, {z_m = -15.0}]
 
+[[steps]]                      # the laser: an intensity scan at every point (docs/programs.md)
+system = "acu"
+source = "laser"
+daq_s = 120.0                  # with `intensities`: the DAQ time at each intensity
+intensities = [0.01, 0.02, 0.04]   # relative transmission of the attenuator, 1e-4 .. 1
+# dwell_s = [60.0, 120.0, 240.0]   # optional: one DAQ time per intensity instead
+# rate_hz = 100.0                  # optional: else [acu.laser] rate_default_hz
+points = [{z_m = 0.0}]
+
 [[steps]]                      # a manual step: the program pauses until program.resume
 kind = "mount"
 system = "acu"
@@ -25,7 +34,7 @@ from __future__ import annotations
 import math
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -60,8 +69,20 @@ class PointsStep(_Strict):
     system: str = Field(pattern=r"^(acu|cls\d|gt|rov)$")
     source: str = Field(min_length=1, description="the kind of source, e.g. AmC, laser")
     unit: str | None = Field(None, description="ACU only: the unit (default: the one carrying it)")
-    daq_s: float = Field(gt=0, le=86_400, description="DAQ time at each point")
+    daq_s: float = Field(
+        gt=0, le=86_400, description="DAQ time at each point (a laser scan: at each intensity)"
+    )
     points: tuple[dict[str, float], ...] = Field(min_length=1, max_length=1000)
+    intensities: tuple[float, ...] | None = Field(
+        None,
+        min_length=1,
+        max_length=1000,
+        description="laser steps: the intensity scan (relative transmission) at every point",
+    )
+    dwell_s: tuple[float, ...] | None = Field(
+        None, description="laser scans: the DAQ time of each intensity (default: daq_s each)"
+    )
+    rate_hz: float | None = Field(None, gt=0, description="laser scans: the pulse rate")
 
     @model_validator(mode="after")
     def _points(self) -> Self:
@@ -77,7 +98,51 @@ class PointsStep(_Strict):
                 raise ValueError(f"point {i + 1}: {', '.join(bad)} is not a finite number")
         if self.unit is not None and family(self.system) != "acu":
             raise ValueError("`unit` is for ACU steps only")
+        self._scan()
         return self
+
+    def _scan(self) -> None:
+        if self.intensities is None:
+            if self.dwell_s is not None or self.rate_hz is not None:
+                raise ValueError("`dwell_s` and `rate_hz` belong to a laser scan (`intensities`)")
+            return
+        if family(self.system) != "acu" or self.source != "laser":
+            raise ValueError('`intensities` is for ACU laser steps only (source = "laser")')
+        if self.dwell_s is not None and len(self.dwell_s) != len(self.intensities):
+            raise ValueError(
+                f"dwell_s: {len(self.dwell_s)} dwells for {len(self.intensities)} intensities"
+            )
+        bad = [v for v in (*self.intensities, *(self.dwell_s or ())) if not math.isfinite(v)]
+        if bad or any(d <= 0 for d in self.dwell_s or ()):
+            raise ValueError("intensities and dwells are finite, dwells > 0")
+
+    def dwells(self) -> tuple[float, ...]:
+        """A scan's DAQ time per intensity (empty: no scan)."""
+        if self.intensities is None:
+            return ()
+        return self.dwell_s or (self.daq_s,) * len(self.intensities)
+
+    @property
+    def point_s(self) -> float:
+        """DAQ time at each point: daq_s, or a scan's dwells."""
+        return sum(self.dwells()) if self.intensities is not None else self.daq_s
+
+    @property
+    def runs(self) -> int:
+        """DAQ runs of the step: one per point, a scan one per point and intensity."""
+        return len(self.points) * (len(self.intensities) if self.intensities else 1)
+
+    def scan_args(self) -> dict[str, Any] | None:
+        """The `laser_scan` args at each point (None: not a scan)."""
+        if self.intensities is None:
+            return None
+        args: dict[str, Any] = {
+            "intensities": list(self.intensities),
+            "dwell_s": list(self.dwells()),
+        }
+        if self.rate_hz is not None:
+            args["rate_hz"] = self.rate_hz
+        return args
 
 
 class MountStep(_Strict):
@@ -119,7 +184,7 @@ class Program(_Strict):
 
     @property
     def daq_s(self) -> float:
-        return sum(s.daq_s * len(s.points) for s in self.steps if isinstance(s, PointsStep))
+        return sum(s.point_s * len(s.points) for s in self.steps if isinstance(s, PointsStep))
 
 
 class ProgramError(Exception):

@@ -45,6 +45,7 @@ class Move:
     motion_s: float  # estimated motion time of the move in physics seconds
     travel: dict[str, float]  # per axis: metres of cable (turntable: degrees)
     message: str = ""  # mount: what the expert must do
+    scan: dict[str, Any] | None = None  # a laser point: the `laser_scan` args (DAQ = the scan)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +59,7 @@ class Move:
             "motion_s": round(self.motion_s, 3),
             "travel": {k: round(v, 4) for k, v in self.travel.items()},
             "message": self.message,
+            "scan": None if self.scan is None else dict(self.scan),
         }
 
 
@@ -114,8 +116,9 @@ class Plan:
                 continue
             daq = sum(m.daq_s for m in moves)
             motion = sum(m.motion_s for m in moves)
+            scan = f"x{len(step.intensities)}" if step.intensities else ""  # a laser scan
             lines.append(
-                f"{i + 1:>4}  {where:<8}{step.source:<8}{len(step.points):>6}"
+                f"{i + 1:>4}  {where:<8}{step.source:<8}{f'{len(step.points)}{scan}':>6}"
                 f"  {hms(daq):>9}  {hms(motion):>8}"
             )
         lines.append("travel:")
@@ -245,6 +248,9 @@ class _Planner:
                 self.problems.append(f"{label}: {step.system} carries {has}, not {step.source}")
         model = self.model(step.system)
         untimed = family(step.system) == "acu" and unit is None  # no unit: said so already
+        scan = step.scan_args()
+        if scan is not None and not untimed:
+            self.scan_problems(i, step, sub, unit, scan)
         for k, point in enumerate(step.points):
             action = "deploy" if k == 0 else "move"
             args: dict[str, Any] = dict(point)
@@ -253,14 +259,25 @@ class _Planner:
             where = f"step {i + 1} point {k + 1} ({step.system} {_where(point)})"
             problem = None if untimed else self.check(sub, action, args)
             leg = Leg() if untimed else self.estimate(model, action, args, where, problem)
-            self.moves.append(
-                Move(i, k, step.system, action, args, step.source, step.daq_s, *leg.fields())
-            )
+            fields = (i, k, step.system, action, args, step.source, step.point_s)
+            self.moves.append(Move(*fields, *leg.fields(), scan=scan))
         where = f"step {i + 1} retract ({step.system})"
         leg = Leg() if untimed else self.estimate(model, "retract", {}, where, None)
         self.moves.append(
             Move(i, None, step.system, "retract", {}, step.source, 0.0, *leg.fields())
         )
+
+    def scan_problems(
+        self, i: int, step: PointsStep, sub: Subsystem, unit: str | None, scan: dict[str, Any]
+    ) -> None:
+        """A laser step's scan: the ACU's own argument checks, and its laser on that unit."""
+        where = f"step {i + 1} ({step.system} laser scan)"
+        problem = self.check(sub, "laser_scan", scan)
+        if problem is not None:
+            self.problems.append(f"{where}: {problem}")
+        laser = getattr(getattr(self.settings, step.system, None), "laser", None)
+        if laser is not None and unit is not None and laser.unit != unit:
+            self.problems.append(f"{where}: the laser is on unit {laser.unit}, not {unit}")
 
     def check(self, sub: Subsystem, action: str, args: dict[str, Any]) -> str | None:
         """The subsystem's own validation of the command's arguments."""

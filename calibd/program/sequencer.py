@@ -35,6 +35,7 @@ from calibd.program.live import live_problems
 from calibd.program.model import Program, ProgramError, load_program, resolve
 from calibd.program.plan import Move, Plan, make_plan
 from calibd.program.runs import TERMINAL, RunLog, RunRecord
+from calibd.program.scan import scan_command, take_scan
 from calibd.store.inventory import Inventory
 
 log = structlog.get_logger("calibd.program")
@@ -336,7 +337,13 @@ class Sequencer:
         }
         where = self._where(move)
         try:
-            window = await self._until(self.daq.take(request, move.daq_s), watch=sub)
+            if move.scan is not None:  # a laser point: the intensity scan is its DAQ
+                cmd = scan_command(record.run, record.operator, index, move.system, move.scan)
+                window = await take_scan(
+                    self.dispatcher, self.daq, self._until, cmd, request, move.daq_s
+                )
+            else:
+                window = await self._until(self.daq.take(request, move.daq_s), watch=sub)
         except (DaqError, _Suspend) as exc:
             self._daq_event(move, request, ok=False, message=str(exc))
             raise _Suspend(f"{where}: {exc}") from None

@@ -3,7 +3,9 @@ parked again) with every stop, written as it happens through the store's `Writer
 
 It is an outbox tap: it follows the status of each deployment system (`deployed`, `state`,
 `position`, `command`) and the `command` audit events (operator, program of each accepted id).
-Each change is one `deployment` event and a fresh retained `deployments/summary`.
+Each change is one `deployment` event and a fresh retained `deployments/summary`. The laser's
+emission intervals (`laser` events) are stored with the record open at their start
+(`calibd/store/emissions.py`).
 
 A stop is the source at rest while deployed: AT_POSITION, HOLDING (the ROV's), STOPPED, FAULT.
 It departs when the state changes or the system is parked.
@@ -30,6 +32,7 @@ import structlog
 
 from calibd.core.outbox import Outbox, Outgoing
 from calibd.core.timefmt import iso_now
+from calibd.store.emissions import EmissionLog
 from calibd.store.export import Record, fetch_records
 from calibd.store.writer import Writer
 
@@ -82,10 +85,13 @@ class DeploymentLog:
         self._seen: set[str] = set()  # systems whose first status was seen
         self._who: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
         self._dirty: str | None = None  # ts of the last change not yet in the summary
+        #: the laser's emission intervals, each tied to the record open at its start
+        self.emissions = EmissionLog(writer, session)
 
     async def load(self) -> None:
         """Read the open records (with their stops) and the `recent` last closed ones."""
         prefix = f"-{self.session}-"
+        self.emissions.load()
 
         def read(conn: sqlite3.Connection) -> tuple[list[Record], list[Record], int, int]:
             opened = [r for r in fetch_records(conn, "open") if r["system"] in self.systems]
@@ -120,6 +126,9 @@ class DeploymentLog:
                 self._command(item.payload)
             elif item.kind == "event" and item.payload.get("event") == "daq":
                 self._daq(item.payload)
+            elif item.kind == "event" and item.payload.get("event") == "laser":
+                record = self._open.get(str(item.system))
+                self.emissions.event(item.payload, None if record is None else record["id"])
             else:
                 return  # including our own `deployment` events, coming back through put
             if self._dirty is not None:

@@ -18,11 +18,15 @@ from typing import Any, Literal
 
 from calibd.core.timefmt import iso
 from calibd.store.db import has_table, open_read_only
+from calibd.store.emissions import fetch_emissions
 
 Record = dict[str, Any]
 
 #: position keys of every system, one CSV column each (empty where a system has no such key)
 POSITION_KEYS = ("x_m", "y_m", "z_m", "theta_deg")
+#: one laser emission interval per row (a stop with several: one row each)
+LASER_COLUMNS = ("laser_rate_hz", "laser_intensity", "laser_started", "laser_ended", "laser_end")
+_LASER_KEYS = ("rate_hz", "intensity", "started", "ended", "end_reason")
 CSV_COLUMNS = (
     "id",
     "system",
@@ -42,6 +46,7 @@ CSV_COLUMNS = (
     "daq_start",
     "daq_end",
     "daq_request",
+    *LASER_COLUMNS,
 )
 _RECORD = (
     "id, source, system, unit, operator, program, command_ids, session, started, ended, outcome"
@@ -129,15 +134,21 @@ def read_records(db_path: Path, since: datetime | None) -> list[Record]:
                 " start calibd once to bring it up to date"
             )
         if since is None:
-            return fetch_records(conn)
-        ts = iso(since)
-        return fetch_records(conn, "since", (ts, ts))
+            records = fetch_records(conn)
+        else:
+            ts = iso(since)
+            records = fetch_records(conn, "since", (ts, ts))
+        emissions = fetch_emissions(conn, [r["id"] for r in records])
     except sqlite3.Error as exc:
         raise ExportError(f"{db_path}: cannot read the deployment log: {exc}") from exc
     except ValueError as exc:  # a stored JSON column that does not parse
         raise ExportError(f"{db_path}: a deployment record does not parse: {exc}") from exc
     finally:
         conn.close()
+    for record in records:  # the laser's intervals, on the records that have some
+        if emissions[record["id"]]:
+            record["emissions"] = emissions[record["id"]]
+    return records
 
 
 def to_json(records: Sequence[Record]) -> str:
@@ -146,7 +157,9 @@ def to_json(records: Sequence[Record]) -> str:
 
 
 def to_csv(records: Sequence[Record]) -> str:
-    """One row per stop (a record without stops: one row, stop columns empty)."""
+    """One row per stop (a record without stops: one row, stop columns empty); a stop with laser
+    emission intervals has one row per interval (an interval outside every stop: a row of its
+    own, stop columns empty)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -164,23 +177,53 @@ def to_csv(records: Sequence[Record]) -> str:
             " ".join(record["command_ids"]),
         ]
         stops = record["stops"]
-        if not stops:
-            writer.writerow([*head, *[""] * (len(CSV_COLUMNS) - len(head))])
+        emissions = _per_stop(stops, record.get("emissions") or [])
+        blank_stop = [""] * (len(CSV_COLUMNS) - len(head) - len(LASER_COLUMNS))
+        if not stops and not emissions.get(0):
+            writer.writerow([*head, *blank_stop, *_laser(None)])
+        for emission in emissions.get(0, []):
+            writer.writerow([*head, *blank_stop, *_laser(emission)])
         for n, stop in enumerate(stops, start=1):
             position = stop["position"] if isinstance(stop["position"], dict) else {}
             window = stop.get("daq") or {}
-            writer.writerow(
-                [
-                    *head,
-                    n,
-                    stop["state"],
-                    stop["arrived"],
-                    stop["departed"],
-                    *(_cell(position.get(key)) for key in POSITION_KEYS),
-                    *(_cell(window.get(key)) for key in ("start", "end", "id")),
-                ]
-            )
+            row = [
+                *head,
+                n,
+                stop["state"],
+                stop["arrived"],
+                stop["departed"],
+                *(_cell(position.get(key)) for key in POSITION_KEYS),
+                *(_cell(window.get(key)) for key in ("start", "end", "id")),
+            ]
+            here: list[dict[str, Any] | None] = [*emissions.get(n, [])]
+            for interval in here or [None]:
+                writer.writerow([*row, *_laser(interval)])
     return out.getvalue()
+
+
+def _per_stop(
+    stops: Sequence[dict[str, Any]], emissions: Sequence[dict[str, Any]]
+) -> dict[int, list[dict[str, Any]]]:
+    """Each interval under the (1-based) stop during which it started; 0: none."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    for emission in emissions:
+        start = emission["started"]
+        n = next(
+            (
+                k
+                for k, s in enumerate(stops, start=1)
+                if s["arrived"] <= start and (s["departed"] is None or start <= s["departed"])
+            ),
+            0,
+        )
+        out.setdefault(n, []).append(emission)
+    return out
+
+
+def _laser(emission: dict[str, Any] | None) -> list[str]:
+    if emission is None:
+        return [""] * len(LASER_COLUMNS)
+    return [_cell(emission.get(key)) for key in _LASER_KEYS]
 
 
 def _cell(value: Any) -> str:

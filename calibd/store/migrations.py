@@ -100,11 +100,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE stops ADD COLUMN daq TEXT
     """,
-    # 4: laser emission intervals (rate, intensity, start, end), tied to a deployment
+    # 4: laser emission intervals (rate, intensity, start, end, why it ended), each tied to the
+    # deployment record it happened in (calibd/store/emissions.py)
     """
     CREATE TABLE laser_emissions (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        deployment INTEGER,
+        id TEXT PRIMARY KEY,
+        deployment TEXT,
         system TEXT NOT NULL,
         unit TEXT,
         source TEXT,
@@ -116,30 +117,41 @@ MIGRATIONS: tuple[str, ...] = (
         command_id TEXT,
         session INTEGER
     );
+    CREATE INDEX laser_emissions_deployment ON laser_emissions (deployment);
     CREATE INDEX laser_emissions_started ON laser_emissions (started)
     """,
-    # 5: temperature profiles along the ACU axis: one row per profile, one per sample
+    # 5: temperature profiles along the ACU axis: one row per profile (with its outcome and
+    # least-squares fit), one per sample (calibd/store/profiles.py)
     """
     CREATE TABLE profiles (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT PRIMARY KEY,
         system TEXT NOT NULL,
         unit TEXT,
         sensor TEXT,
         z_from_m REAL NOT NULL,
         z_to_m REAL NOT NULL,
         speed_m_s REAL NOT NULL,
+        sample_period_s REAL,
         operator TEXT,
         command_id TEXT,
+        session INTEGER,
         started TEXT NOT NULL,
         ended TEXT,
-        outcome TEXT
+        outcome TEXT,
+        message TEXT,
+        n_samples INTEGER NOT NULL DEFAULT 0,
+        gradient_c_m REAL,
+        intercept_c REAL,
+        mean_c REAL
     );
+    CREATE INDEX profiles_started ON profiles (started);
     CREATE TABLE profile_samples (
-        profile INTEGER NOT NULL,
+        profile TEXT NOT NULL REFERENCES profiles (id),
+        n INTEGER NOT NULL,
         ts TEXT NOT NULL,
         z_m REAL NOT NULL,
-        temperature_c REAL NOT NULL
-    );
-    CREATE INDEX profile_samples_profile ON profile_samples (profile)
+        temperature_c REAL NOT NULL,
+        PRIMARY KEY (profile, n)
+    )
     """,
 )

@@ -10,14 +10,19 @@ from typing import Any
 
 from calibd.config import AcuCfg
 from calibd.core.commands import Args, Command, NoArgs
-from calibd.core.deployment import DeploymentSystem, action_table
+from calibd.core.deployment import action_table
 from calibd.core.errors import CommandError, ErrorCode
 from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox
 from calibd.core.presence import Segment
 from calibd.core.valves import ValveControl
 from calibd.subsystems.acu_axes import AcuAxes
+from calibd.subsystems.acu_laser_args import laser_actions
+from calibd.subsystems.acu_laser_hooks import LaserHooks
 from calibd.subsystems.acu_motion import AcuMotion
+from calibd.subsystems.acu_profile import ProfileArgs, Profiler
+from drivers.laser import Laser
+from drivers.thermometer import TemperatureSensor
 
 STATES = [
     "UNKNOWN",
@@ -26,12 +31,13 @@ STATES = [
     "SELECTING",
     "DEPLOYING",
     "MOVING",
+    "PROFILING",
     "AT_POSITION",
     "RETRACTING",
     "STOPPED",
     "FAULT",
 ]
-MOTION_STATES = frozenset({"HOMING", "SELECTING", "DEPLOYING", "MOVING", "RETRACTING"})
+MOTION_STATES = frozenset({"HOMING", "SELECTING", "DEPLOYING", "MOVING", "PROFILING", "RETRACTING"})
 _NOT_FAULT = [s for s in STATES if s != "FAULT"]
 
 TRANSITIONS: list[dict[str, Any]] = [
@@ -42,11 +48,24 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "deploy", "source": ["PARKED", "STOPPED"], "dest": "DEPLOYING"},
     {"trigger": "arrived", "source": ["DEPLOYING", "MOVING"], "dest": "AT_POSITION"},
     {"trigger": "move", "source": ["AT_POSITION", "STOPPED"], "dest": "MOVING"},
+    {"trigger": "profile", "source": ["AT_POSITION", "STOPPED"], "dest": "PROFILING"},
+    # a sensor failure stops the unit where it is (unless it had not moved yet)
+    {
+        "trigger": "profiled",
+        "source": "PROFILING",
+        "dest": "AT_POSITION",
+        "conditions": "profile_at_target",
+    },
+    {"trigger": "profiled", "source": "PROFILING", "dest": "STOPPED"},
     {"trigger": "retract", "source": ["AT_POSITION", "STOPPED"], "dest": "RETRACTING"},
     {"trigger": "parked", "source": "RETRACTING", "dest": "PARKED"},
     {"trigger": "stop", "source": "HOMING", "dest": "UNKNOWN"},
     {"trigger": "stop", "source": "SELECTING", "dest": "STOPPED"},
-    {"trigger": "stop", "source": ["DEPLOYING", "MOVING", "RETRACTING"], "dest": "STOPPED"},
+    {
+        "trigger": "stop",
+        "source": ["DEPLOYING", "MOVING", "PROFILING", "RETRACTING"],
+        "dest": "STOPPED",
+    },
     {"trigger": "fault", "source": _NOT_FAULT, "dest": "FAULT"},
     {"trigger": "reset", "source": "FAULT", "dest": "UNKNOWN", "unless": "is_homed"},
     {"trigger": "reset", "source": "FAULT", "dest": "PARKED", "conditions": "is_stowed"},
@@ -69,11 +88,11 @@ class MoveArgs(Args):
     z_m: float
 
 
-class Acu(DeploymentSystem):
+class Acu(LaserHooks):
     STATES = STATES
     TRANSITIONS = TRANSITIONS
     MOTION_STATES = MOTION_STATES
-    ACTIONS = action_table(
+    ACTIONS = laser_actions(STATES) | action_table(
         STATES,
         TRANSITIONS,
         {
@@ -81,6 +100,7 @@ class Acu(DeploymentSystem):
             "select": SelectArgs,
             "deploy": DeployArgs,
             "move": MoveArgs,
+            "profile": ProfileArgs,
             "retract": NoArgs,
         },
     )
@@ -93,6 +113,7 @@ class Acu(DeploymentSystem):
         outbox: Outbox,
         *,
         time_scale: float = 1.0,
+        laser: Laser | None = None,
     ) -> None:
         super().__init__(
             "acu",
@@ -105,13 +126,40 @@ class Acu(DeploymentSystem):
         self.cfg = cfg
         self.axes = axes
         self.valves = valves
-        self.motion = AcuMotion(cfg, axes, valves, time_scale=time_scale)
+        self.attach_laser(laser)  # [acu.laser]: the UV laser (acu_laser_hooks.py)
+        self.motion = AcuMotion(cfg, axes, self.laser_valves(valves), time_scale=time_scale)
+        #: the temperature-profile sensor's action (None: no [acu.thermometer])
+        self.profiler: Profiler | None = None
         attach(self, STATES, TRANSITIONS, "UNKNOWN")
 
     # ---- conditions (pure, on cached readings) ---------------------------------------------
 
     def is_stowed(self, event: Any = None) -> bool:
         return self.axes.all_parked() and self.valves.valve(self.cfg.valve) == "closed"
+
+    def profile_at_target(self, event: Any = None) -> bool:
+        profiler = self.profiler
+        return profiler is None or profiler.error is None or not profiler.moved
+
+    def attach_thermometer(self, sensor: TemperatureSensor) -> None:
+        """The sensor of `[acu.thermometer]` (its unit's cable carries it and its line)."""
+        self.profiler = Profiler(
+            self.cfg,
+            sensor,
+            self.axes,
+            self.motion,
+            self.outbox,
+            self.event,
+            lambda: self.latched,
+            time_scale=self.time_scale,
+        )
+
+    def _profiler(self) -> Profiler:
+        if self.profiler is None:
+            raise CommandError(
+                ErrorCode.INVALID_STATE, "no temperature sensor configured ([acu.thermometer])"
+            )
+        return self.profiler
 
     # ---- maintenance --------------------------------------------------------------------------
 
@@ -125,6 +173,7 @@ class Acu(DeploymentSystem):
     # ---- validation before anything moves --------------------------------------------------
 
     def check_args(self, action: str, args: Any) -> None:
+        self.laser_check_args(action, args)
         if action in {"select", "deploy"} and args.unit not in self.axes.units:
             raise CommandError(
                 ErrorCode.OUT_OF_RANGE,
@@ -134,6 +183,8 @@ class Acu(DeploymentSystem):
             lo, hi = self.cfg.z_min_m, self.cfg.z_max_m
             if not lo <= args.z_m <= hi:
                 raise CommandError(ErrorCode.OUT_OF_RANGE, f"z_m {args.z_m} outside [{lo}, {hi}]")
+        if action == "profile":
+            self._profiler().check_args(args)
 
     def check(self, action: str, args: Any) -> None:
         if action == "select" and not self.axes.all_parked():
@@ -153,8 +204,10 @@ class Acu(DeploymentSystem):
             )
         if action == "move" and self.axes.current is None:
             raise CommandError(ErrorCode.INVALID_STATE, "no unit under the port")
+        if action == "profile":
+            self._profiler().check(self.inventory)
         if action == "reset":
-            cause = self.axes.fault_cause()
+            cause = self.axes.fault_cause() or self.laser_cause()
             if cause is not None:
                 raise CommandError(ErrorCode.INTERLOCK, f"cause still present: {cause}")
 
@@ -176,6 +229,14 @@ class Acu(DeploymentSystem):
         self.target = {"z_m": args.z_m, "unit": self.axes.current}
         await self.run_trigger("move", {"AT_POSITION"}, z_m=args.z_m)
 
+    async def act_profile(self, cmd: Command, args: ProfileArgs) -> None:
+        profiler = self._profiler()
+        self.target = {"z_m": args.z_to_m, "unit": self.axes.current}
+        await self.trigger("profile", cmd=cmd, args=args)
+        if profiler.error is not None and self.state != "FAULT":
+            raise profiler.error
+        self.raise_outcome({"AT_POSITION"})
+
     async def act_retract(self, cmd: Command, args: Any) -> None:
         self.target = {"z_m": self.cfg.z_park_m, "unit": self.axes.current}
         await self.run_trigger("retract", {"PARKED"})
@@ -194,6 +255,11 @@ class Acu(DeploymentSystem):
 
     async def on_enter_MOVING(self, event: Any) -> None:  # noqa: N802
         await self.guarded("arrived", self.motion.move(event.kwargs["z_m"]))
+
+    async def on_enter_PROFILING(self, event: Any) -> None:  # noqa: N802
+        profiler, kw = self._profiler(), event.kwargs
+        sensor = self.source_id(profiler.tcfg.unit)
+        await self.guarded("profiled", profiler.profile(kw["cmd"], kw["args"], sensor))
 
     async def on_enter_RETRACTING(self, event: Any) -> None:  # noqa: N802
         await self.guarded("parked", self.motion.retract())
@@ -217,6 +283,8 @@ class Acu(DeploymentSystem):
     def cables_for(self, action: str, args: Any) -> tuple[Segment, ...]:
         if action in {"deploy", "move"}:
             return (self._axis_cable(args.z_m),)
+        if action == "profile":
+            return (self._axis_cable(min(args.z_from_m, args.z_to_m)),)
         return ()
 
     def status_fields(self) -> dict[str, Any]:
@@ -229,4 +297,6 @@ class Acu(DeploymentSystem):
             "position": {"z_m": None if z is None else round(z, 5), "unit": unit},
             "target": self.target,
             "unit_positions": self.axes.unit_summary(self.source_id),
+            **({} if self.profiler is None else {"profile": self.profiler.status()}),
+            **self.laser_status(),
         }

@@ -79,14 +79,18 @@ async def test_the_weekly_program_runs_unattended(mosquitto: Broker, tmp_path: P
         done = await _program_state(p, "COMPLETED", "SUSPENDED", "FAILED", timeout_s=120)
         wall_s = time.monotonic() - started
         assert done["state"] == "COMPLETED", done
-        assert done["progress"] == 1.0 and done["done_points"] == done["points"] == 15, done
+        # 5 AmC points, the laser's one (its 10-intensity scan)
+        assert done["progress"] == 1.0 and done["done_points"] == done["points"] == 6, done
         assert stack.acu()["state"] == "PARKED"
         print(f"weekly at time_scale 300: {wall_s:.1f} s wall")
         # every point is in the deployment log with its DAQ window
         records = [r for r in export(stack.config) if r["program"] == run]
         assert [r["source"] for r in records] == ["AmC-1", "laser-1"], records
         windows = [s["daq"] for r in records for s in r["stops"] if "daq" in s]
-        assert len(windows) == 15 and all(w["ok"] and w["start"] < w["end"] for w in windows)
+        assert len(windows) == 6 and all(w["ok"] and w["start"] < w["end"] for w in windows)
+        # the scan: one emission interval per intensity, in the laser's record
+        reasons = [e["end_reason"] for e in records[1]["emissions"]]
+        assert reasons == ["scan_step"] * 9 + ["scan_done"], reasons
         assert {w["mode"] for w in windows} == {"dwell"}
         # and the operator's trail: the run, every command the program sent, in the audit log
         runs = [e for e in p.on("events") if e.get("event") == "program"]

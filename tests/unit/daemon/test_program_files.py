@@ -58,13 +58,13 @@ def plans(settings: Settings) -> dict[str, Plan]:
 
 
 def _totals(program: Program) -> dict[tuple[str, str], list[float]]:
-    """Points and DAQ minutes per (source kind, system family)."""
+    """DAQ runs (Table 2's "points") and DAQ minutes per (source kind, system family)."""
     acc: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0])
     for step in program.steps:
         if isinstance(step, PointsStep):
             key = (step.source, family(step.system))
-            acc[key][0] += len(step.points)
-            acc[key][1] += step.daq_s * len(step.points) / 60
+            acc[key][0] += step.runs  # a laser scan: one run per point and intensity
+            acc[key][1] += step.point_s * len(step.points) / 60
     return acc
 
 

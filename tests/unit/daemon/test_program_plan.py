@@ -421,7 +421,10 @@ def test_the_command_plans_without_connecting_anything(
     assert "wall time at [sim] time_scale 20: " in out  # private_config keeps sim.toml's 20
     assert _cli("weekly", config, as_json=True) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert (doc["program"], doc["points"], doc["runnable"]) == ("weekly", 15, True)
+    # 5 AmC points and the laser's one (its 10-intensity scan)
+    assert (doc["program"], doc["points"], doc["runnable"]) == ("weekly", 6, True)
+    scan = next(m["scan"] for m in doc["moves"] if m["scan"] is not None)
+    assert len(scan["intensities"]) == len(scan["dwell_s"]) == 10
     assert doc["eta_s"] == pytest.approx(doc["motion_s"] + doc["daq_s"], abs=0.2)
 
 
