@@ -179,7 +179,13 @@ class ClsMotion:
         )
 
     async def retract(self) -> None:
-        """Back along a planned path to the exit, into the chimney, up to parked; valve closed."""
+        """Back along a planned path to the exit, into the chimney, up to parked; valve closed.
+        A source already on its parked switches (e.g. a deploy stopped before it left) is not
+        moved at all: re-referencing the side spool would take it off its flag while another
+        system may be passing the chimney."""
+        if self.axes.homed and self.axes.all_parked():
+            await self._valve(open_=False)
+            return
         pose = self.axes.pose
         if pose is not None and not pose.in_chimney:
             exit_point = _solved(self.model.exit_point)
@@ -189,7 +195,12 @@ class ClsMotion:
             for k, p in enumerate(plan):
                 await self.coordinated(*self._revs_for(p), f"back {k + 1}/{len(plan)}")
             await self.coordinated(*self.model.exit_revs(), "to the exit")
-        await self.coordinated(*self.model.revs_in_chimney(self.model.loop.c_z), "into the chimney")
+        if pose is None or not pose.in_chimney:
+            # a source already in the chimney only goes up: never down to the exit first
+            # (another system may be in the detector below it)
+            await self.coordinated(
+                *self.model.revs_in_chimney(self.model.loop.c_z), "into the chimney"
+            )
         # the side stops just wound-in of its reference flag and pays out onto it
         await self.coordinated(0.0, self.model.side_rev_at(_SIDE_APPROACH_M), "up the chimney")
         if not self.axes.central.parked:

@@ -391,3 +391,19 @@ def test_replies_other_than_one_immediate_and_one_final_are_flagged() -> None:
         assert rig.pending() == ["c gt.home"]
     finally:
         loop.close()
+
+
+def test_found_a_retract_of_a_parked_cls_does_not_move_it_while_the_other_one_deploys() -> None:
+    """cls1's deploy stopped before it left its switches, cls2 deploying: cls1's retract must not
+    re-reference its side spool (off its flag with the valve open: in the detector)."""
+    with _replay() as state:
+        state.command_cls(Cmd("cls1", "deploy", {"x_m": 1.0, "z_m": 0.0}), 0.001)
+        state.safe()
+        state.command_cls(Cmd("cls1", "stop", {}), 0.001)
+        state.safe()
+        state.command_cls(Cmd("cls1", "move", {"x_m": 1.0, "z_m": 0.0}), 0.001)
+        state.safe()
+        state.command_cls(Cmd("cls2", "deploy", {"x_m": -1.0, "z_m": 0.0}), 0.5)
+        state.safe()
+        state.command_cls(Cmd("cls1", "retract", {}), 0.001)
+        state.safe()
