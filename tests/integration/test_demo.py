@@ -21,7 +21,7 @@ async def test_demo_auto_cycles_every_system() -> None:
     systems = list(load_config(config).systems())
     env = {
         **os.environ,
-        "CALIBD_SIM__TIME_SCALE": "200",
+        "CALIBD_SIM__TIME_SCALE": "300",
         "PATH": f"/usr/sbin:{os.environ.get('PATH', '')}",
     }
     calibd = Path(sys.executable).parent / "calibd"

@@ -42,7 +42,7 @@ async def _raising(stack: Stack) -> str:
 async def test_tension_fault_during_motion(
     mosquitto: Broker, tmp_path: Path, fault: str, direction: str
 ) -> None:
-    async with hil_stack(mosquitto, tmp_path, time_scale=20.0) as stack:
+    async with hil_stack(mosquitto, tmp_path, time_scale=60.0) as stack:
         p = stack.probe
         cmd_id = await (_raising(stack) if direction == "up" else _deploying(stack))
         await stack.inject(fault, "A")
@@ -84,7 +84,7 @@ async def test_tension_fault_during_motion(
 
 
 async def test_device_loss_faults(mosquitto: Broker, tmp_path: Path) -> None:
-    async with hil_stack(mosquitto, tmp_path, time_scale=20.0) as stack:
+    async with hil_stack(mosquitto, tmp_path, time_scale=60.0) as stack:
         p = stack.probe
         cmd_id = await _deploying(stack)
         await stack.inject("comm_loss", "A")
@@ -114,7 +114,7 @@ async def test_device_loss_faults(mosquitto: Broker, tmp_path: Path) -> None:
 
 
 async def test_stop_is_heard_during_a_deploy(mosquitto: Broker, tmp_path: Path) -> None:
-    async with hil_stack(mosquitto, tmp_path, time_scale=20.0) as stack:
+    async with hil_stack(mosquitto, tmp_path, time_scale=60.0) as stack:
         p = stack.probe
         deploy_id = await _deploying(stack)
         stop_id = await p.send("acu", "stop")
