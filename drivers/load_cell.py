@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from drivers.ascii_frame import check_address, parse_answer
+from drivers.ascii_frame import checksum as checksum  # part of this codec's API (golden frames)
 from drivers.bus import LineBus
 from drivers.errors import ProtocolError, attributed_to
 
@@ -43,14 +45,6 @@ class LoadReading:
     status: LoadStatus
 
 
-def checksum(payload: bytes) -> int:
-    """XOR of ``payload`` (the bytes strictly between ``@`` and ``*``)."""
-    value = 0
-    for byte in payload:
-        value ^= byte
-    return value
-
-
 def encode_request(address: int, command: str) -> bytes:
     """``@`` + two-digit address + command letter + CR, e.g. ``b"@01W\\r"``."""
     _check_address(address)
@@ -81,27 +75,11 @@ def decode_identity(line: bytes, address: int, *, device: str | None = None) -> 
 
 
 def _parse_frame(line: bytes, address: int, device: str) -> tuple[str, str]:
-    """Check framing, checksum and address; return (status, body)."""
-    match = _FRAME.fullmatch(line)
-    if match is None:
-        raise ProtocolError(f"malformed answer {line!r}", device=device)
-    addr, status, body, check = match.groups()
-    end = line.index(b"*")
-    expected = checksum(line[1:end])
-    if int(check, 16) != expected:
-        raise ProtocolError(f"bad checksum in {line!r}: expected {expected:02X}", device=device)
-    if int(addr) != address:
-        raise ProtocolError(
-            f"answer from address {int(addr):02d}, expected {address:02d}", device=device
-        )
-    if status == b"??":
-        raise ProtocolError("indicator did not understand the command (??)", device=device)
-    return status.decode("ascii"), body.decode("ascii", errors="replace")
+    return parse_answer(_FRAME, line, address, device=device, what="indicator")
 
 
 def _check_address(address: int) -> None:
-    if not 1 <= address <= 32:
-        raise ValueError(f"indicator address must be 1..32, not {address}")
+    check_address(address, "indicator")
 
 
 def _default_device(address: int) -> str:

@@ -115,8 +115,9 @@ def fetch_records(
     return records
 
 
-def read_records(db_path: Path, since: datetime | None) -> list[Record]:
-    """Records started at/after `since`, still open, or ended at/after it; oldest first."""
+def open_export(db_path: Path, table: str, what: str) -> sqlite3.Connection:
+    """The store at `db_path`, opened read-only, holding `table`; ExportError naming the file
+    and why not (`what`: what the reader was after, e.g. "deployment log")."""
     if not db_path.is_file():
         raise ExportError(
             f"{db_path}: no such database (wrong state directory? see --state-dir, --config,"
@@ -127,12 +128,25 @@ def read_records(db_path: Path, since: datetime | None) -> list[Record]:
     except sqlite3.Error as exc:
         raise ExportError(f"{db_path}: cannot open the database read-only: {exc}") from exc
     try:
-        if not has_table(conn, "deployments"):
+        if not has_table(conn, table):
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             raise ExportError(
-                f"{db_path}: no deployment log in this database (schema version {version});"
+                f"{db_path}: no {what} in this database (schema version {version});"
                 " start calibd once to bring it up to date"
             )
+    except sqlite3.Error as exc:
+        conn.close()
+        raise ExportError(f"{db_path}: cannot read the {what}: {exc}") from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def read_records(db_path: Path, since: datetime | None) -> list[Record]:
+    """Records started at/after `since`, still open, or ended at/after it; oldest first."""
+    conn = open_export(db_path, "deployments", "deployment log")
+    try:
         if since is None:
             records = fetch_records(conn)
         else:

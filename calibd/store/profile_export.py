@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from calibd.core.timefmt import iso
-from calibd.store.db import has_table, open_read_only
-from calibd.store.export import ExportError
+from calibd.store.export import ExportError, open_export
 
 Profile = dict[str, Any]
 
@@ -70,22 +69,8 @@ def fetch_profiles(conn: sqlite3.Connection, since: str | None = None) -> list[P
 
 def read_profiles(db_path: Path, since: datetime | None) -> list[Profile]:
     """The profiles in the store at `db_path`; ExportError naming the file and why not."""
-    if not db_path.is_file():
-        raise ExportError(
-            f"{db_path}: no such database (wrong state directory? see --state-dir, --config,"
-            " CALIBD_STATE__DIR)"
-        )
+    conn = open_export(db_path, "profile_samples", "temperature profiles")
     try:
-        conn = open_read_only(db_path)
-    except sqlite3.Error as exc:
-        raise ExportError(f"{db_path}: cannot open the database read-only: {exc}") from exc
-    try:
-        if not has_table(conn, "profile_samples"):
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            raise ExportError(
-                f"{db_path}: no temperature profiles in this database (schema version"
-                f" {version}); start calibd once to bring it up to date"
-            )
         return fetch_profiles(conn, None if since is None else iso(since))
     except sqlite3.Error as exc:
         raise ExportError(f"{db_path}: cannot read the profiles: {exc}") from exc
