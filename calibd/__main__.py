@@ -57,6 +57,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_config_file(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """`check-config FILE` or `check-config --config FILE` (as run, demo and log export take it)."""
+    if args.config is None and args.file is None:
+        parser.error("check-config: a configuration file is required (FILE or --config FILE)")
+    if args.config is not None and args.file is not None and args.config != args.file:
+        parser.error(f"check-config: two files given ({args.file} and --config {args.config})")
+    args.config = args.config if args.config is not None else args.file
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     print(json.dumps(json_schema(), indent=2, sort_keys=True))
     return 0
@@ -138,9 +147,10 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("run", help="the daemon (systemd entry point)")
     p.add_argument("--config", required=True)
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("check-config", help="validate a configuration file")
-    p.add_argument("config")
-    p.set_defaults(func=cmd_check_config)
+    check = sub.add_parser("check-config", help="validate a configuration file")
+    check.add_argument("file", nargs="?", metavar="FILE", help="the configuration file")
+    check.add_argument("--config", metavar="FILE", help="the configuration file (same as FILE)")
+    check.set_defaults(func=cmd_check_config)
     p = sub.add_parser("schema", help="print the JSON schema of the configuration")
     p.set_defaults(func=cmd_schema)
     p = sub.add_parser("broker-acl", help="render the broker's ACL from a roles file")
@@ -169,6 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=cmd_log_export)
     plan_cli.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.func is cmd_check_config:
+        _check_config_file(check, args)
     raise SystemExit(args.func(args))
 
 

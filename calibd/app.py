@@ -38,7 +38,7 @@ from calibd.subsystems.house import House
 from calibd.systemd import sd_notify, watchdog_interval_s
 from calibd.watchdog import Liveness, Watchdog, control_loops, daemon_status
 
-log = structlog.get_logger("calibd.app")
+log = structlog.get_logger("calibd.app", subsystem="daemon")
 
 
 async def _stop_on_signal(

@@ -39,7 +39,7 @@ from calibd.plant_rules import (
 )
 from calibd.subsystems.house import ValveGuard
 
-log = structlog.get_logger("calibd.interlocks")
+log = structlog.get_logger("calibd.interlocks", subsystem="interlocks")
 
 
 class Deployable(Protocol):

@@ -29,7 +29,7 @@ import structlog
 
 from calibd.systemd import sd_notify
 
-log = structlog.get_logger("calibd.watchdog")
+log = structlog.get_logger("calibd.watchdog", subsystem="watchdog")
 
 #: a loop whose counter has not moved for this long is stuck. The slowest legitimate round is
 #: well under half of it: an idle poll period (<= 5 s, the config's bound) plus one round of

@@ -28,6 +28,12 @@ from drivers.errors import CommError, DriverError
 log = structlog.get_logger("calibd.axis")
 
 
+def _subsystem_of(device: str) -> str:
+    """The system a device belongs to: the first word of its name (`cls1-central`,
+    `cls1-load-side`, `acu-turntable`: calibd/assembly names every device so)."""
+    return device.split("-", 1)[0]
+
+
 @dataclass(frozen=True)
 class TensionWindow:
     """Acceptable tension: below `low_n` is slack, above `high_n` a snag."""
@@ -229,7 +235,7 @@ async def halt_axes(axes: Iterable[Axis]) -> None:
     results = await asyncio.gather(*(d.halt() for d in drives), return_exceptions=True)
     for d, res in zip(drives, results, strict=True):
         if isinstance(res, DriverError):
-            log.error("halt_failed", device=d.name, error=str(res))
+            log.error("halt_failed", subsystem=_subsystem_of(d.name), device=d.name, error=str(res))
         elif isinstance(res, BaseException):
             raise res
 
@@ -274,13 +280,20 @@ class Axes:
             else:
                 axis.load = res
         for label in lost.keys() - self.lost.keys():
-            log.error("device_lost", device=label, error=lost[label])
+            log.error("device_lost", **self._who(label), error=lost[label])
         for label in self.lost.keys() - lost.keys():
-            log.info("device_back", device=label)
+            log.info("device_back", **self._who(label))
         self.lost = lost
         if lost:
             label, err = next(iter(lost.items()))
             raise Trip("comm_loss", f"{label}: {err}", axis=label.split()[-1])
+
+    def _who(self, label: str) -> dict[str, str]:
+        """The log fields of a poll label ("load cell central"): the device's system and name."""
+        kind, _, name = label.rpartition(" ")
+        axis = self.axes[name]
+        device = (axis.cell if kind == "load cell" and axis.cell is not None else axis.drive).name
+        return {"subsystem": _subsystem_of(device), "device": device, "axis": label}
 
     async def wake(self) -> None:
         """Wake the motion sequences waiting for fresh readings (the poll loop calls it once

@@ -18,7 +18,7 @@ import structlog
 from calibd.core.commands import ReplyRoute
 
 Kind = Literal["status", "event", "telemetry", "reply", "interlocks", "retained", "message"]
-log = structlog.get_logger("calibd.outbox")
+log = structlog.get_logger("calibd.outbox", subsystem="mqtt")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from calibd.cfg_program import ProgramCfg
 from calibd.core.outbox import Outbox, Outgoing
 from calibd.core.timefmt import iso_now
 
-log = structlog.get_logger("calibd.program.daq")
+log = structlog.get_logger("calibd.program.daq", subsystem="program")
 REQUEST_TOPIC = "daq/request"
 DONE_TOPIC = "daq/done"
 

@@ -38,7 +38,7 @@ from calibd.program.runs import TERMINAL, RunLog, RunRecord
 from calibd.program.scan import scan_command, take_scan
 from calibd.store.inventory import Inventory
 
-log = structlog.get_logger("calibd.program")
+log = structlog.get_logger("calibd.program", subsystem="program")
 T = TypeVar("T")
 STATUS_TOPIC = "program/status"
 #: program commands allowed in each state (the rest are `invalid_state`)

@@ -36,7 +36,7 @@ from calibd.store.emissions import EmissionLog
 from calibd.store.export import Record, fetch_records
 from calibd.store.writer import Writer
 
-log = structlog.get_logger("calibd.store.deployments")
+log = structlog.get_logger("calibd.store.deployments", subsystem="store")
 
 STOP_STATES = frozenset({"AT_POSITION", "HOLDING", "STOPPED", "FAULT"})
 SUMMARY_TOPIC = "deployments/summary"

@@ -21,7 +21,7 @@ from calibd.core.timefmt import iso_now
 from calibd.store.db import has_table
 from calibd.store.writer import Writer
 
-log = structlog.get_logger("calibd.store.emissions")
+log = structlog.get_logger("calibd.store.emissions", subsystem="store")
 
 _INSERT = (
     "INSERT INTO laser_emissions (id, deployment, system, unit, source, rate_hz, intensity,"

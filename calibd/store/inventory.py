@@ -26,7 +26,7 @@ from calibd.core.timefmt import iso_now
 from calibd.store.db import StoreError
 from calibd.store.writer import Writer
 
-log = structlog.get_logger("calibd.store.inventory")
+log = structlog.get_logger("calibd.store.inventory", subsystem="store")
 
 #: the state of a source mounted on a system of that family
 IN_USE = "{family}_in_use"

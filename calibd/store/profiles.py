@@ -19,7 +19,7 @@ from calibd.core.outbox import Outgoing
 from calibd.core.timefmt import iso_now
 from calibd.store.writer import Writer
 
-log = structlog.get_logger("calibd.store.profiles")
+log = structlog.get_logger("calibd.store.profiles", subsystem="store")
 
 #: the topic (under the root) of the sample chunks, as calibd/subsystems/acu_profile.py sends
 TOPIC = "acu/profile"

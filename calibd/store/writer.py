@@ -15,7 +15,7 @@ import structlog
 
 from calibd.store.db import Store, StoreError
 
-log = structlog.get_logger("calibd.store.writer")
+log = structlog.get_logger("calibd.store.writer", subsystem="store")
 BATCH = 256
 
 Statement = tuple[str, tuple[Any, ...]]

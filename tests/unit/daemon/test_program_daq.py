@@ -14,6 +14,7 @@ from calibd.program.daq import REQUEST_TOPIC, Daq, DaqError
 from calibd.program.runs import RunLog, RunRecord, last_run
 from calibd.store.db import Store
 from calibd.store.writer import Writer
+from tests.vtime import VirtualTimeLoop
 
 REQUEST = {"id": "r.3.daq", "run": "r", "step": 1, "point": 2, "system": "acu"}
 
@@ -26,13 +27,16 @@ def _requests(outbox: Outbox) -> list[dict[str, object]]:
     return out
 
 
-async def test_dwell_waits_the_scaled_daq_time_and_publishes_nothing() -> None:
-    outbox = Outbox()
-    daq = Daq(ProgramCfg(daq="dwell"), outbox, time_scale=1000.0)
-    loop = asyncio.get_running_loop()
-    began = loop.time()
-    window = await daq.take(REQUEST, 60.0)
-    assert loop.time() - began >= 0.059
+def test_dwell_waits_the_scaled_daq_time_and_publishes_nothing() -> None:
+    loop = VirtualTimeLoop()  # virtual time: the dwell is exact and costs no wall time
+    try:
+        outbox = Outbox()
+        daq = Daq(ProgramCfg(daq="dwell"), outbox, time_scale=20.0)
+        began = loop.time()
+        window = loop.run(daq.take(REQUEST, 60.0))
+        assert loop.time() - began == pytest.approx(3.0)  # 60 s of DAQ at time_scale 20
+    finally:
+        loop.close()
     assert (window.request, window.mode) == ("r.3.daq", "dwell")
     assert window.start <= window.end
     assert _requests(outbox) == []
