@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,15 @@ class Drum:
     def _layer_length_m(self, layer: int) -> float:
         return 2 * math.pi * self.layer_radius_m(layer) * self.turns_per_layer
 
+    def _full_layers_length_m(self, layers: int) -> float:
+        """Cable in the first `layers` full layers: the sum of their lengths, in closed form."""
+        mean_radius_sum_m = layers * self.drum_radius_m + self.cable_diameter_m * layers**2 / 2
+        return 2 * math.pi * self.turns_per_layer * mean_radius_sum_m
+
     def wound_length_m(self, turns: float) -> float:
         """Cable on the drum after winding `turns` turns onto the bare drum."""
         full = max(0, int(turns // self.turns_per_layer))
-        length = sum(self._layer_length_m(k) for k in range(full))
-        return length + 2 * math.pi * self.layer_radius_m(full) * (
+        return self._full_layers_length_m(full) + 2 * math.pi * self.layer_radius_m(full) * (
             turns - full * self.turns_per_layer
         )
 
@@ -44,8 +49,9 @@ class Drum:
             turns += self.turns_per_layer
             layer += 1
 
-    @property
+    @cached_property
     def parked_turns(self) -> float:
+        """Turns on the drum when parked (computed once: the drum is immutable)."""
         return self.turns_for_wound(self.cable_length_m)
 
     def paid_out_m(self, rev: float) -> float:
