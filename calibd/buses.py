@@ -11,7 +11,7 @@ from drivers.errors import DriverError
 from drivers.modbus_bus import ModbusBus
 from drivers.serial_line import SerialLine
 
-log = structlog.get_logger("calibd.buses")
+log = structlog.get_logger("calibd.buses", subsystem="daemon")
 
 
 class Buses:

@@ -26,7 +26,7 @@ from calibd.core.outbox import Outbox, Outgoing
 from calibd.core.subsystem import Subsystem
 from calibd.core.timefmt import iso_now
 
-log = structlog.get_logger("calibd.shutdown")
+log = structlog.get_logger("calibd.shutdown", subsystem="daemon")
 
 #: how long the cancelled control tasks get to unwind (each halts its drives within 2 s)
 UNWIND_S = 4.0

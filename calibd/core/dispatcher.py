@@ -19,7 +19,7 @@ from calibd.core.errors import CommandError, ErrorCode, Trip
 from calibd.core.outbox import Outbox, Outgoing
 from calibd.core.subsystem import Final, Subsystem
 
-log = structlog.get_logger("calibd.dispatcher")
+log = structlog.get_logger("calibd.dispatcher", subsystem="daemon")
 PROGRAM_ACTIONS = ("program.run", "program.pause", "program.resume", "program.abort")
 GLOBAL_ACTIONS = ("estop", "reset", *PROGRAM_ACTIONS)
 _SEEN_IDS = 10_000

@@ -100,7 +100,7 @@ class Subsystem:
         self.name = name
         self.outbox = outbox
         self.time_scale = time_scale
-        self.log = structlog.get_logger(f"calibd.{name}").bind(subsystem=name)
+        self.log = structlog.get_logger(f"calibd.{name}", subsystem=name)
         self.latched: Fault | None = None
         self.command: Command | None = None
         self.since = iso_now()

@@ -23,7 +23,7 @@ from drivers.base import Drive, ForceSensor
 from drivers.errors import CommError, DriverError
 from drivers.stepper import DriveStatus
 
-log = structlog.get_logger("calibd.acu.axes").bind(subsystem="acu")
+log = structlog.get_logger("calibd.acu.axes", subsystem="acu")
 
 
 def spool_model(cfg: AcuCfg, unit: str) -> SpoolModel:
@@ -105,10 +105,13 @@ class AcuAxes:
     async def poll(self) -> None:
         """Read every device once; raise Trip(comm_loss) naming the first lost device."""
         jobs: list[tuple[str, Any]] = [("turntable", self.turntable.read_status())]
+        devices = {"turntable": self.turntable.name}
         for name, u in self.units.items():
             jobs.append((f"drive {name}", u.drive.read_status()))
+            devices[f"drive {name}"] = u.drive.name
             if u.cell is not None:
                 jobs.append((f"load cell {name}", u.cell.read()))
+                devices[f"load cell {name}"] = u.cell.name
         results = await asyncio.gather(*(j for _, j in jobs), return_exceptions=True)
         lost: dict[str, str] = {}
         for (label, _), res in zip(jobs, results, strict=True):
@@ -119,9 +122,9 @@ class AcuAxes:
                 continue
             self._store(label, res)
         for label in lost.keys() - self.lost.keys():
-            log.error("device_lost", device=label, error=lost[label])
+            log.error("device_lost", device=devices[label], axis=label, error=lost[label])
         for label in self.lost.keys() - lost.keys():
-            log.info("device_back", device=label)
+            log.info("device_back", device=devices[label], axis=label)
         self.lost = lost
         if lost:
             label, err = next(iter(lost.items()))

@@ -38,7 +38,7 @@ from calibd.subsystems.acu_laser_scan import Scan
 from drivers.errors import DriverError
 from drivers.laser import Laser, LaserStatus, od_milli
 
-log = structlog.get_logger("calibd.acu.laser").bind(subsystem="acu")
+log = structlog.get_logger("calibd.acu.laser", subsystem="acu")
 _SHUTDOWN_OFF_S = 0.5
 
 

@@ -17,7 +17,7 @@ from calibd.core.errors import ErrorCode, Trip
 from calibd.core.valves import ValveControl
 from calibd.subsystems.acu_axes import AcuAxes, UnitAxis
 
-log = structlog.get_logger("calibd.acu.motion").bind(subsystem="acu")
+log = structlog.get_logger("calibd.acu.motion", subsystem="acu")
 _CORRECTIONS = 3
 
 

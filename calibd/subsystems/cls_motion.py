@@ -147,7 +147,7 @@ class ClsMotion:
             raise Trip(
                 "source_weight", f"weighed {w:.3f} N, nominal {nominal:.3f} N", axis="central"
             )
-        log.info("source_weighed", system=self.name, weight_n=round(w, 4))
+        log.info("source_weighed", subsystem=self.name, weight_n=round(w, 4))
         self.model.w_src_n = w
 
     async def move(self, x_m: float, z_m: float) -> None:
@@ -170,7 +170,7 @@ class ClsMotion:
             err = (target[0] - x, target[1] - z)
             if math.hypot(*err) <= self.cfg.position_tolerance_m:
                 return
-            log.info("position_correction", system=self.name, error_m=err, attempt=attempt)
+            log.info("position_correction", subsystem=self.name, error_m=err, attempt=attempt)
             aim = (aim[0] + err[0], aim[1] + err[1])
             await self.coordinated(*self._revs_for(aim), "correction")
         raise Trip(

@@ -18,7 +18,7 @@ from calibd.core.errors import Trip
 from calibd.core.valves import ValveControl
 from calibd.subsystems.gt_axes import AXES, GtAxes
 
-log = structlog.get_logger("calibd.gt.motion").bind(subsystem="gt")
+log = structlog.get_logger("calibd.gt.motion", subsystem="gt")
 _CORRECTIONS = 3
 
 

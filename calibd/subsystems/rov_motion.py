@@ -17,7 +17,7 @@ from calibd.core.valves import ValveControl
 from calibd.subsystems.rov_nav import Vec, norm, sub
 from calibd.subsystems.rov_plant import RovPlant, TensionMode
 
-log = structlog.get_logger("calibd.rov.motion").bind(subsystem="rov")
+log = structlog.get_logger("calibd.rov.motion", subsystem="rov")
 HANG_SLACK_M = 0.1  # umbilical left slack at the launch point before the thrusters let go
 HANG_SETTLE_S = 3.0  # simulated seconds of steady hanging before the haul
 LAUNCH_FIX_S = 10.0  # simulated seconds for the USS to see a launched vehicle

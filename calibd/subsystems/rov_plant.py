@@ -33,7 +33,7 @@ from drivers.base import Drive, ForceSensor, LoadStatus, PositionSensor, UssFix
 from drivers.errors import CommError, DriverError
 from drivers.rov_vehicle import FaultCode, Vehicle, VehicleStatus
 
-log = structlog.get_logger("calibd.rov.plant").bind(subsystem="rov")
+log = structlog.get_logger("calibd.rov.plant", subsystem="rov")
 ZERO: Vec = (0.0, 0.0, 0.0)
 HANG_SKEW_M = 0.15  # position uncertainty of a hanging vehicle (stretch, sensor skew)
 TENSION_TRIP_POLLS = 3
@@ -103,6 +103,12 @@ class RovPlant:
             ("vehicle", self.vehicle.read_status()),
             ("uss", self.uss.read()),
         ]
+        devices = {
+            "winch": w.drive.name,
+            "load_cell": w.cell.name if w.cell is not None else "load_cell",
+            "vehicle": self.vehicle.name,
+            "uss": self.uss.name,
+        }
         results = await asyncio.gather(*(j for _, j in jobs), return_exceptions=True)
         lost: dict[str, str] = {}
         for (label, _), res in zip(jobs, results, strict=True):
@@ -128,9 +134,9 @@ class RovPlant:
             except DriverError as exc:
                 lost["vehicle"] = str(exc)
         for label in lost.keys() - self.lost.keys():
-            log.error("device_lost", device=label, error=lost[label])
+            log.error("device_lost", device=devices[label], axis=label, error=lost[label])
         for label in self.lost.keys() - lost.keys():
-            log.info("device_back", device=label)
+            log.info("device_back", device=devices[label], axis=label)
         self.lost = lost
         self.polls += 1
         if lost:
@@ -172,7 +178,7 @@ class RovPlant:
         try:
             await self.vehicle.command(ZERO, thrusters=self.thrusters)
         except DriverError as exc:
-            log.error("stop_failed", device="vehicle", error=str(exc))
+            log.error("stop_failed", device=self.vehicle.name, error=str(exc))
         try:
             await self.winch.drive.halt()
         except DriverError as exc:

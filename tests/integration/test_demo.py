@@ -22,6 +22,10 @@ async def test_demo_auto_cycles_every_system() -> None:
     env = {
         **os.environ,
         "CALIBD_SIM__TIME_SCALE": "300",
+        # CLS waypoints every 1 m instead of 0.2 m: each waypoint costs a few polls whatever
+        # the time scale (the straight-line accuracy is tested in test_cls.py)
+        "CALIBD_CLS1__WAYPOINT_STEP_M": "1.0",
+        "CALIBD_CLS2__WAYPOINT_STEP_M": "1.0",
         "PATH": f"/usr/sbin:{os.environ.get('PATH', '')}",
     }
     calibd = Path(sys.executable).parent / "calibd"
