@@ -17,6 +17,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from calibd.cfg_buses import bus_conflicts, device_refs
 from calibd.cfg_cls import ClsCfg
 from calibd.cfg_gt import GtCfg
 from calibd.cfg_interlocks import InterlocksCfg
@@ -300,6 +301,13 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"sim.time_scale != 1 is refused with real hardware endpoints: {real}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _one_owner_per_bus(self) -> Self:
+        problems = bus_conflicts(device_refs(self))
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def systems(self) -> dict[str, SystemCfg]:

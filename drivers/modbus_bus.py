@@ -270,7 +270,10 @@ class ModbusBus:
         try:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._connect_timeout_s):
-                    connected = await client.connect()
+                    # pymodbus connects through asyncio.wait_for: a cancel arriving with the
+                    # connection is lost on 3.11 (drivers/aio.py); cancel_safe raises it, and
+                    # our own deadline's cancel becomes TimeoutError here as before
+                    connected = await cancel_safe(client.connect())
         finally:
             if not connected:
                 client.close()

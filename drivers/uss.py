@@ -2,7 +2,8 @@
 
 Request ``$NNP\\r``; answer ``$NN,<x>,<y>,<z>,<q>*CS\\r\\n`` with x, y, z in metres in the
 detector frame (``%+09.4f``), q ``F`` (fix) or ``N`` (no fix), CS the XOR of every byte
-strictly between ``$`` and ``*`` as two upper-case hex digits.
+strictly between ``$`` and ``*`` as two upper-case hex digits: the framing of the other ASCII
+devices (`drivers.ascii_frame`: checksum, address range, answer checks), without a status.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from drivers.ascii_frame import check_address, check_frame
+from drivers.ascii_frame import checksum as checksum  # part of this codec's API (golden frames)
 from drivers.bus import LineBus
-from drivers.errors import ProtocolError, attributed_to
+from drivers.errors import attributed_to
 
 _FRAME = re.compile(
     rb"\$(\d\d),([+-]\d{3}\.\d{4}),([+-]\d{3}\.\d{4}),([+-]\d{3}\.\d{4}),([FN])\*([0-9A-F]{2})\r\n"
@@ -29,32 +32,15 @@ class UssFix:
     ok: bool
 
 
-def checksum(payload: bytes) -> int:
-    """XOR of ``payload`` (the bytes strictly between ``$`` and ``*``)."""
-    value = 0
-    for byte in payload:
-        value ^= byte
-    return value
-
-
 def encode_request(address: int) -> bytes:
     """``$NNP\\r``."""
-    if not 1 <= address <= 32:
-        raise ValueError(f"USS address must be 1..32, not {address}")
+    check_address(address, "USS")
     return f"${address:02d}P\r".encode("ascii")
 
 
 def decode_fix(line: bytes, address: int, *, device: str) -> UssFix:
     """Decode one answer; ProtocolError on framing, checksum or address mismatch."""
-    match = _FRAME.fullmatch(line)
-    if match is None:
-        raise ProtocolError(f"malformed answer {line!r}", device=device)
-    addr, x, y, z, quality, check = match.groups()
-    expected = checksum(line[1 : line.index(b"*")])
-    if int(check, 16) != expected:
-        raise ProtocolError(f"checksum {check.decode()} != {expected:02X}", device=device)
-    if int(addr) != address:
-        raise ProtocolError(f"answer from address {int(addr)}, asked {address}", device=device)
+    _addr, x, y, z, quality, _check = check_frame(_FRAME, line, address, device=device).groups()
     return UssFix(float(x), float(y), float(z), quality == b"F")
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+import posixpath
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class ConfigError(Exception):
@@ -46,6 +48,26 @@ def parse_endpoint(text: str) -> Endpoint:
     raise ValueError(f"unknown endpoint scheme: {text!r}")
 
 
+def not_simulated(ep: Endpoint) -> str | None:
+    """Why calibsim refuses to serve ``ep``, or None: it serves Modbus TCP on loopback and
+    ptys (symlinks it creates), never a network interface or a device node under ``/dev/``
+    (the daemon's rule for a simulated endpoint, docs/hardware.md)."""
+    if isinstance(ep, TcpEndpoint):
+        if ep.host.lower() == "localhost":
+            return None
+        try:
+            loopback = ipaddress.ip_address(ep.host).is_loopback
+        except ValueError:
+            loopback = False
+        if loopback:
+            return None
+        return f"calibsim serves Modbus TCP on loopback only, not on host {ep.host!r}"
+    path = posixpath.normpath("/" + ep.path.lstrip("/"))
+    if path == "/dev" or path.startswith("/dev/"):
+        return f"calibsim serves ptys, never a device node: {ep.path!r} is under /dev/"
+    return None
+
+
 def serial_path(text: str) -> str:
     """The pty path of a ``serial://`` endpoint; ConfigError for anything else."""
     ep = parse_endpoint(text)
@@ -61,10 +83,13 @@ class Model(BaseModel):
 class EndpointModel(Model):
     endpoint: str
 
-    @model_validator(mode="after")
-    def _check_endpoint(self) -> EndpointModel:
-        parse_endpoint(self.endpoint)
-        return self
+    @field_validator("endpoint")
+    @classmethod
+    def _check_endpoint(cls, text: str) -> str:
+        reason = not_simulated(parse_endpoint(text))
+        if reason is not None:
+            raise ValueError(f"{reason} ({text!r})")
+        return text
 
     @property
     def parsed(self) -> Endpoint:

@@ -92,3 +92,56 @@ def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 def test_committed_schema_is_current() -> None:
     committed = json.loads((ROOT / "config" / "schema.json").read_text())
     assert committed == json_schema(), "config/schema.json is stale: run `make schema`"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (  # one serial line, two baud rates
+            'acu-loadcells?baudrate=9600", address = 2',
+            'acu-loadcells?baudrate=19200", address = 2',
+            "serial line /tmp/calibsim/acu-loadcells has two baud rates: 9600 at"
+            " acu.units.0.load_cell.endpoint and 19200 at acu.units.1.load_cell.endpoint",
+        ),
+        (  # one Modbus TCP endpoint, two spellings of loopback
+            'endpoint = "tcp://127.0.0.1:15020", device_id = 3',
+            'endpoint = "tcp://localhost:15020", device_id = 3',
+            "one Modbus TCP endpoint spelled two ways: 'tcp://127.0.0.1:15020' at"
+            " acu.turntable.endpoint and 'tcp://localhost:15020' at acu.units.1.drive.endpoint",
+        ),
+        (
+            'endpoint = "tcp://127.0.0.1:15020", device_id = 3',
+            'endpoint = "tcp://[::1]:15020", device_id = 3',
+            "at acu.turntable.endpoint and 'tcp://[::1]:15020' at acu.units.1.drive.endpoint",
+        ),
+        (  # two devices answering one id on one bus
+            'endpoint = "tcp://127.0.0.1:15020", device_id = 3',
+            'endpoint = "tcp://127.0.0.1:15020", device_id = 2',
+            "device id 2 twice on one bus: acu.units.0.drive.endpoint",
+        ),
+        (
+            'acu-loadcells?baudrate=9600", address = 2',
+            'acu-loadcells?baudrate=9600", address = 1',
+            "address 1 twice on one bus: acu.units.0.load_cell.endpoint",
+        ),
+    ],
+)
+def test_one_bus_has_one_owner(tmp_path: Path, old: str, new: str, message: str) -> None:
+    """Buses are owned per (path, baud rate) and (host, port): two spellings of one bus would
+    get two owners on one wire, so the configuration names both TOML paths and is refused."""
+    with pytest.raises(ConfigError) as exc:
+        load_config(_write(tmp_path, old, new))
+    assert any(line.startswith("(top level)") and message in line for line in exc.value.errors), (
+        exc.value.errors
+    )
+
+
+def test_other_hosts_and_lines_are_other_buses(tmp_path: Path) -> None:
+    text = SIM.read_text().replace("acu-laser?baudrate=9600", "acu-laser?baudrate=19200")
+    text = text.replace('endpoint = "tcp://127.0.0.1:15030"', 'endpoint = "tcp://127.0.0.2:15020"')
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    s = load_config(p)
+    assert s.house.io.endpoint == "tcp://127.0.0.2:15020"
+    assert s.acu is not None and s.acu.laser is not None
+    assert s.acu.laser.endpoint.endswith("baudrate=19200")

@@ -1,4 +1,5 @@
-"""Pure codecs against every golden frame of docs/hardware.md."""
+"""Pure codecs against the golden frames of docs/hardware.md §1-3 (taken from the document by
+`golden_doc`; the Modbus ADUs themselves are checked on the wire in test_modbus_golden.py)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ from drivers.load_cell import (
 )
 from drivers.stepper import Command, DriveStatus, decode_status, encode_move
 
+from ..golden_doc import AsciiFrame, ascii_frames, cases, paired, transaction
+
 # --- stepper (section 1) ------------------------------------------------------------------
 
 
 def test_decode_status_golden_device_2() -> None:
-    status = decode_status([193, 0, 1, 57920, 1, 57914, 0, 390, 0], counts_per_rev=1.0)
+    registers = transaction(1, 1).response_registers()
+    status = decode_status(registers, counts_per_rev=1.0)
     assert status == DriveStatus(
         moving=True,
         in_position=False,
@@ -39,9 +43,7 @@ def test_decode_status_golden_device_2() -> None:
 
 
 def test_decode_status_golden_turntable_negative_positions() -> None:
-    status = decode_status(
-        [201, 0, 65535, 65531, 65535, 65529, 65535, 65146, 1], counts_per_rev=4096 * 50.0
-    )
+    status = decode_status(transaction(1, 7).response_registers(), counts_per_rev=4096 * 50.0)
     assert (status.moving, status.home_switch, status.homed, status.enabled) == (True,) * 4
     assert not (status.alarm)
     assert not (status.in_position)
@@ -86,7 +88,7 @@ def test_decode_status_rejects_bad_blocks(regs: list[int]) -> None:
 
 
 def test_encode_move_golden() -> None:
-    assert encode_move(500000, 390, 650) == [7, 41248, 0, 390, 0, 650, 1]
+    assert encode_move(500000, 390, 650) == transaction(1, 2).written_registers()
     assert int(Command.START) == 1
     assert int(Command.HALT) == 3
 
@@ -104,12 +106,36 @@ def test_encode_move_rejects_out_of_range(target: int, speed: int, accel: int) -
 # --- load cell (section 2) ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("address", "command", "request_bytes"),
-    [(1, "W", b"@01W\r"), (3, "W", b"@03W\r"), (2, "I", b"@02I\r"), (4, "X", b"@04X\r")],
-)
-def test_encode_request_golden(address: int, command: str, request_bytes: bytes) -> None:
-    assert encode_request(address, command) == request_bytes
+#: what each golden frame of §2 means, in the document's order: (address, command, answer);
+#: the answer is a reading, an identity, or None for ``??`` (a ProtocolError)
+LOAD_CELL = ascii_frames(2)
+LOAD_CELL_MEANINGS: list[tuple[int, str, LoadReading | str | None]] = [
+    (1, "W", LoadReading(1.734, LoadStatus.STABLE)),
+    (1, "W", LoadReading(2.0515, LoadStatus.UNSTABLE)),
+    (3, "W", LoadReading(200.0, LoadStatus.OVERLOAD)),
+    (1, "W", LoadReading(0.0, LoadStatus.ERROR)),
+    (2, "I", "LC-200N 200.0"),
+    (4, "X", None),
+]
+
+
+def test_every_load_cell_frame_has_its_meaning() -> None:
+    paired(LOAD_CELL, LOAD_CELL_MEANINGS, "§2")
+
+
+@pytest.mark.parametrize(("frame", "meaning"), cases(LOAD_CELL, LOAD_CELL_MEANINGS))
+def test_load_cell_golden_frames(
+    frame: AsciiFrame, meaning: tuple[int, str, LoadReading | str | None]
+) -> None:
+    address, command, answer = meaning
+    assert encode_request(address, command) == frame.request
+    if isinstance(answer, LoadReading):
+        assert decode_reading(frame.response, address) == answer
+    elif isinstance(answer, str):
+        assert decode_identity(frame.response, address) == answer
+    else:
+        with pytest.raises(ProtocolError, match=r"\?\?"):
+            decode_reading(frame.response, address)
 
 
 @pytest.mark.parametrize(("address", "command"), [(0, "W"), (33, "W"), (1, "w"), (1, "WW")])
@@ -118,31 +144,10 @@ def test_encode_request_rejects(address: int, command: str) -> None:
         encode_request(address, command)
 
 
-@pytest.mark.parametrize(
-    ("line", "address", "reading"),
-    [
-        (b"@01 ST +0001.7340 N*6C\r\n", 1, LoadReading(1.734, LoadStatus.STABLE)),
-        (b"@01 US +0002.0515 N*6F\r\n", 1, LoadReading(2.0515, LoadStatus.UNSTABLE)),
-        (b"@03 OL +0200.0000 N*69\r\n", 3, LoadReading(200.0, LoadStatus.OVERLOAD)),
-        (b"@01 ER +0000.0000 N*7D\r\n", 1, LoadReading(0.0, LoadStatus.ERROR)),
-    ],
-)
-def test_decode_reading_golden(line: bytes, address: int, reading: LoadReading) -> None:
-    assert decode_reading(line, address) == reading
-
-
-def test_decode_identity_golden() -> None:
-    assert decode_identity(b"@02 ID LC-200N 200.0*5D\r\n", 2) == "LC-200N 200.0"
-
-
-def test_unknown_command_answer_golden_is_protocol_error() -> None:
-    with pytest.raises(ProtocolError, match=r"\?\?"):
-        decode_reading(b"@04 ?? *04\r\n", 4)
-
-
 def test_checksum_golden() -> None:
-    assert checksum(b"01 ST +0001.7340 N") == 0x6C
-    assert checksum(b"04 ?? ") == 0x04
+    for frame in LOAD_CELL:
+        payload, check = frame.response[1:-2].split(b"*")
+        assert checksum(payload) == int(check, 16)
 
 
 def test_negative_force() -> None:
@@ -183,8 +188,8 @@ def _bits_from_bytes(data: bytes, count: int) -> list[bool]:
 
 
 def test_decode_inputs_golden() -> None:
-    bits = _bits_from_bytes(bytes([0x02, 0x00, 0x03]), 18)
-    snapshot = decode_inputs(bits, [0x002A, 0x0055, 0x0859])
+    bits = _bits_from_bytes(transaction(3, 5).response[9:], 18)
+    snapshot = decode_inputs(bits, transaction(3, 6).response_registers())
     assert snapshot.valve_opened == (False,) * 8
     assert snapshot.valve_closed == (True,) + (False,) * 7
     assert snapshot.estop_ok

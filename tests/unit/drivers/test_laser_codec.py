@@ -1,5 +1,6 @@
-"""The laser controller's ASCII codec against the golden frames of docs/hardware.md §8, and the
-driver over a real pty (the test plays the controller on the master)."""
+"""The laser controller's ASCII codec against the golden frames of docs/hardware.md §8 (read from
+the document by `golden_doc`), and the driver over a real pty (the test plays the controller on
+the master)."""
 
 from __future__ import annotations
 
@@ -26,20 +27,52 @@ from drivers.laser import (
 )
 from drivers.serial_line import SerialLine
 
+from ..golden_doc import AsciiFrame, ascii_frames, cases, paired
 from .conftest import IndicatorAnswer, PtyIndicator
 
 MakeIndicator = Callable[[IndicatorAnswer], PtyIndicator]
 DEV = "laser"
 
-# docs/hardware.md §8, golden frames
-POWER_ON = b"#01 ST E0 H0 R00010.0 A4000 T+022.00 F00*34\r\n"
-EMITTING = b"#02 ST E1 H1 R00100.0 A3000 T+031.25 F00*35\r\n"
-FAULTED = b"#01 ST E0 H0 R00010.0 A4000 T+022.00 F05*31\r\n"
-OK = b"#01 OK *05\r\n"
-NO_RANGE = b"#01 NO RNG*5B\r\n"
-NO_FAULT = b"#01 NO FLT*5E\r\n"
-IDENTITY = b"#01 ID UVL-266 10000.0*53\r\n"
-UNKNOWN = b"#01 ?? *01\r\n"
+# docs/hardware.md §8, golden frames, in the document's order
+LASER = ascii_frames(8)
+POWER_ON, EMITTING, FAULTED = (f.response for f in LASER[:3])
+OK, NO_RANGE, NO_FAULT, IDENTITY, UNKNOWN = (f.response for f in LASER[3:8])
+#: what each of them means: (address, command, answer); the answer is a status, ``"OK"``, a
+#: refusal ``("NO", reason)``, an identity ``("ID", model)``, or ``"??"`` (a ProtocolError)
+Answer = LaserStatus | str | tuple[str, str]
+MEANINGS: list[tuple[int, str, Answer]] = [
+    (1, "Q", LaserStatus(False, False, rate_hz=10.0, od_milli=4000, head_temp_c=22.0, flags=0)),
+    (2, "Q", LaserStatus(True, True, rate_hz=100.0, od_milli=3000, head_temp_c=31.25, flags=0)),
+    (1, "Q", LaserStatus(False, False, rate_hz=10.0, od_milli=4000, head_temp_c=22.0, flags=5)),
+    (1, encode_rate(100.0), "OK"),
+    (1, "A4001", ("NO", "RNG")),
+    (1, "E1", ("NO", "FLT")),
+    (1, "I", ("ID", "UVL-266 10000.0")),
+    (1, "Z", "??"),
+]
+
+
+def test_every_golden_frame_has_its_meaning() -> None:
+    paired(LASER, MEANINGS, "§8")
+
+
+@pytest.mark.parametrize(("frame", "meaning"), cases(LASER, MEANINGS))
+def test_golden_frames(frame: AsciiFrame, meaning: tuple[int, str, Answer]) -> None:
+    address, command, answer = meaning
+    assert encode_request(address, command) == frame.request
+    if isinstance(answer, LaserStatus):
+        assert decode_status(frame.response, address, device=DEV) == answer
+    elif answer == "OK":
+        decode_ok(frame.response, address, device=DEV)
+    elif answer == "??":
+        with pytest.raises(ProtocolError, match=r"\?\?"):
+            decode_ok(frame.response, address, device=DEV)
+    elif answer[0] == "NO":
+        with pytest.raises(LaserRefused) as refused:
+            decode_ok(frame.response, address, device=DEV)
+        assert refused.value.reason == answer[1]
+    else:
+        assert decode_identity(frame.response, address, device=DEV) == answer[1]
 
 
 def test_status_golden_frames() -> None:
@@ -51,19 +84,6 @@ def test_status_golden_frames() -> None:
     assert emitting.intensity == pytest.approx(1e-3)
     faulted = decode_status(FAULTED, 1, device=DEV)
     assert faulted.faults == ("overtemp", "driver") and not faulted.emitting
-
-
-def test_answers_ok_refused_identify_unknown() -> None:
-    decode_ok(OK, 1, device=DEV)
-    with pytest.raises(LaserRefused) as rng:
-        decode_ok(NO_RANGE, 1, device=DEV)
-    assert rng.value.reason == "RNG"
-    with pytest.raises(LaserRefused) as flt:
-        decode_ok(NO_FAULT, 1, device=DEV)
-    assert flt.value.reason == "FLT"
-    assert decode_identity(IDENTITY, 1, device=DEV) == "UVL-266 10000.0"
-    with pytest.raises(ProtocolError, match=r"\?\?"):
-        decode_ok(UNKNOWN, 1, device=DEV)
 
 
 def test_requests() -> None:

@@ -1,7 +1,8 @@
 """End to end: the drivers put the golden ADUs of docs/hardware.md on the wire, byte for byte.
 
-One bus, one connection: the golden transaction ids 1..7 follow each other in the document,
-so the whole session is checked literally against a raw TCP server replaying the golden answers.
+One bus, one connection: the golden transactions of §1 (stepper drives) and §3 (IO module) are
+numbered 1..7 through both sections, so the whole session is checked literally against a raw
+TCP server replaying the document's answers (taken from the document by `golden_doc`).
 """
 
 from __future__ import annotations
@@ -15,59 +16,32 @@ from drivers.io_module import IoModule
 from drivers.modbus_bus import ModbusBus
 from drivers.stepper import StepperDrive
 
+from ..golden_doc import modbus_frames
 from .conftest import RawModbusServer, Responder
 
-GOLDEN = {
-    # status poll of device 2, transaction 1
-    bytes.fromhex("00 01 00 00 00 06 02 04 00 00 00 09"): bytes.fromhex(
-        "00 01 00 00 00 15 02 04 12 00 C1 00 00 00 01 E2 40 00 01 E2 3A 00 00 01 86 00 00"
-    ),
-    # move request, transaction 2
-    bytes.fromhex(
-        "00 02 00 00 00 15 02 10 00 00 00 07 0E 00 07 A1 20 00 00 01 86 00 00 02 8A 00 01"
-    ): bytes.fromhex("00 02 00 00 00 06 02 10 00 00 00 07"),
-    # quick stop of device 2, transaction 3 (FC06 answer echoes the request)
-    bytes.fromhex("00 03 00 00 00 06 02 06 00 06 00 03"): bytes.fromhex(
-        "00 03 00 00 00 06 02 06 00 06 00 03"
-    ),
-    # open valve 0, transaction 4 (FC05 answer echoes the request)
-    bytes.fromhex("00 04 00 00 00 06 01 05 00 00 FF 00"): bytes.fromhex(
-        "00 04 00 00 00 06 01 05 00 00 FF 00"
-    ),
-    # discrete inputs 0..17, transaction 5
-    bytes.fromhex("00 05 00 00 00 06 01 02 00 00 00 12"): bytes.fromhex(
-        "00 05 00 00 00 06 01 02 03 02 00 03"
-    ),
-    # analog inputs, transaction 6
-    bytes.fromhex("00 06 00 00 00 06 01 04 00 00 00 03"): bytes.fromhex(
-        "00 06 00 00 00 09 01 04 06 00 2A 00 55 08 59"
-    ),
-    # status of the turntable (device 1), transaction 7 (request built from section 1)
-    bytes.fromhex("00 07 00 00 00 06 01 04 00 00 00 09"): bytes.fromhex(
-        "00 07 00 00 00 15 01 04 12 00 C9 00 00 FF FF FF FB FF FF FF F9 FF FF FE 7A 00 01"
-    ),
-}
+#: docs/hardware.md §1 and §3, in transaction order
+SESSION = sorted(modbus_frames(1) + modbus_frames(3), key=lambda f: f.transaction)
 
 
 async def test_golden_session(
     modbus_server: Callable[[Responder], Awaitable[RawModbusServer]],
 ) -> None:
-    server = await modbus_server(GOLDEN.get)
+    server = await modbus_server({f.request: f.response for f in SESSION}.get)
     bus = ModbusBus(TcpEndpoint("127.0.0.1", server.port), name="acu-bus", timeout_s=0.5)
     spool = StepperDrive(bus, 2, name="spool A", counts_per_rev=4096)
     turntable = StepperDrive(bus, 1, name="turntable", counts_per_rev=4096 * 50.0)
     io = IoModule(bus, 1, name="house io")
     try:
-        status = await spool.read_status()
-        await spool.move_to(500000 / 4096, speed_rev_s=390 / 4096, accel_rev_s2=650 / 4096)
-        await spool.halt()
-        await io.set_valve(0, True)
-        snapshot = await io.read()
-        table = await turntable.read_status()
+        status = await spool.read_status()  # 1
+        await spool.move_to(500000 / 4096, speed_rev_s=390 / 4096, accel_rev_s2=650 / 4096)  # 2
+        await spool.halt()  # 3
+        await io.set_valve(0, True)  # 4
+        snapshot = await io.read()  # 5 (discrete inputs), 6 (analog inputs)
+        table = await turntable.read_status()  # 7
     finally:
         await bus.close()
 
-    assert server.requests == list(GOLDEN)
+    assert server.requests == [f.request for f in SESSION]
     assert status.moving
     assert status.homed
     assert status.enabled

@@ -1,14 +1,8 @@
-"""The temperature transmitter against the golden frames of docs/hardware.md §9 (driver side),
-and the simulator's answers to the same requests (the two sides agree on the wire)."""
+"""The temperature transmitter against the golden frames of docs/hardware.md §9 (driver side;
+the frames are read from the document by `golden_doc`, the simulator side is
+tests/unit/simulators/test_thermometer.py)."""
 
 from __future__ import annotations
-
-import ast
-import functools
-import operator
-import random
-import re
-from pathlib import Path
 
 import pytest
 
@@ -23,17 +17,20 @@ from drivers.thermometer import (
     decode_reading,
     encode_request,
 )
-from simulators.thermometer import SimThermometer, ThermometerLine, reading_frame
 
-#: (address, request, answer, reading) -- the table in docs/hardware.md §9
-GOLDEN = [
-    (1, b"%01T\r", b"%01,OK,+021.3456*37\r\n", TemperatureReading(21.3456, True)),
-    (1, b"%01T\r", b"%01,OK,-001.2500*30\r\n", TemperatureReading(-1.25, True)),
-    (2, b"%02T\r", b"%02,OK,+020.5000*34\r\n", TemperatureReading(20.5, True)),
-    (1, b"%01T\r", b"%01,ER,+000.0000*23\r\n", TemperatureReading(0.0, False)),
+from ..golden_doc import AsciiFrame, ascii_frames, cases, paired
+
+GOLDEN = ascii_frames(9)
+#: what each golden frame of §9 means, in the document's order: (address, command, answer);
+#: the answer is a reading, the identity, or None for ``??`` (a ProtocolError)
+MEANINGS: list[tuple[int, str, TemperatureReading | str | None]] = [
+    (1, "T", TemperatureReading(21.3456, True)),
+    (1, "T", TemperatureReading(-1.25, True)),
+    (2, "T", TemperatureReading(20.5, True)),
+    (1, "T", TemperatureReading(0.0, False)),
+    (1, "I", "PT100-4W"),
+    (3, "X", None),  # the driver never sends X: only its answer is decoded
 ]
-IDENTITY = (1, b"%01I\r", b"%01,ID,PT100-4W*77\r\n", "PT100-4W")
-UNKNOWN = (3, b"%03X\r", b"%03,??,*03\r\n")
 
 
 class _Line:
@@ -51,25 +48,29 @@ class _Line:
         return self.answer
 
 
-def _xor(payload: bytes) -> int:
-    return functools.reduce(operator.xor, payload, 0)
+def test_every_golden_frame_has_its_meaning() -> None:
+    paired(GOLDEN, MEANINGS, "§9")
 
 
-@pytest.mark.parametrize(("address", "request_", "answer", "reading"), GOLDEN)
-async def test_golden_readings(
-    address: int, request_: bytes, answer: bytes, reading: TemperatureReading
+@pytest.mark.parametrize(("frame", "meaning"), cases(GOLDEN, MEANINGS))
+async def test_golden_frames(
+    frame: AsciiFrame, meaning: tuple[int, str, TemperatureReading | str | None]
 ) -> None:
-    assert int(answer[-4:-2], 16) == _xor(answer[1 : answer.index(b"*")])  # the frame is sound
-    line = _Line(answer)
-    assert await Thermometer(line, address, name="t").read() == reading
-    assert line.sent == [request_]
-
-
-async def test_golden_identity() -> None:
-    address, request_, answer, model = IDENTITY
-    line = _Line(answer)
-    assert await Thermometer(line, address, name="t").identify() == model
-    assert line.sent == [request_]
+    address, command, answer = meaning
+    payload, check = frame.response[1:-2].split(b"*")
+    assert checksum(payload) == int(check, 16)
+    line = _Line(frame.response)
+    sensor = Thermometer(line, address, name="t")
+    if isinstance(answer, TemperatureReading):
+        assert await sensor.read() == answer
+    elif isinstance(answer, str):
+        assert await sensor.identify() == answer
+    else:
+        with pytest.raises(ProtocolError, match="did not understand"):
+            decode_reading(frame.response, address, device="t")
+        assert frame.request == f"%{address:02d}{command}\r".encode()
+        return
+    assert line.sent == [frame.request] == [encode_request(address, command)]
 
 
 def test_request_encoding_and_checksum() -> None:
@@ -118,45 +119,3 @@ async def test_fake_fits_the_protocol() -> None:
     fake.lost = True
     with pytest.raises(CommError):
         await sensor.read()
-
-
-# ---- the simulator answers the same frames -------------------------------------------------
-
-
-@pytest.mark.parametrize(("address", "request_", "answer", "reading"), GOLDEN)
-def test_simulator_frames_are_the_golden_ones(
-    address: int, request_: bytes, answer: bytes, reading: TemperatureReading
-) -> None:
-    assert reading_frame(address, reading.temperature_c, ok=reading.ok) == answer
-
-
-def test_simulator_line_answers_identity_unknown_and_stays_silent() -> None:
-    silent = False
-    sensor = SimThermometer(
-        1,
-        lambda: 21.3456,
-        noise_c=0.0,
-        rng=random.Random(1),
-        silent=lambda: silent,
-    )
-    line = ThermometerLine([sensor])
-    assert line.handle(b"%01T") == b"%01,OK,+021.3456*37\r\n"
-    assert line.handle(IDENTITY[1].rstrip(b"\r")) == IDENTITY[2]
-    other = SimThermometer(3, lambda: 0.0, noise_c=0.0, rng=random.Random(1), silent=lambda: False)
-    assert ThermometerLine([other]).handle(UNKNOWN[1].rstrip(b"\r")) == UNKNOWN[2]
-    assert line.handle(b"%02T") is None  # nobody at that address
-    assert line.handle(b"@01W") is None  # not this protocol
-    sensor.sensor_error = True
-    assert line.handle(b"%01T") == GOLDEN[3][2]
-    silent = True
-    assert line.handle(b"%01T") is None
-
-
-def test_the_document_lists_these_frames() -> None:
-    """docs/hardware.md §9 shows exactly the frames tested here."""
-    doc = (Path(__file__).resolve().parents[3] / "docs" / "hardware.md").read_text()
-    section = doc.split("## 9. Temperature-profile sensor")[1]
-    pairs = re.findall(r"request\s+'(%[^']*)'\s+response\s+'(%[^']*)'", section)
-    documented = [(ast.literal_eval(f"b'{q}'"), ast.literal_eval(f"b'{a}'")) for q, a in pairs]
-    tested = [(g[1], g[2]) for g in GOLDEN] + [IDENTITY[1:3], UNKNOWN[1:3]]
-    assert documented == tested

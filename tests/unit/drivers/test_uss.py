@@ -1,21 +1,21 @@
-"""The USS receiver against the golden frames of docs/hardware.md §4 (driver side)."""
+"""The USS receiver against the golden frames of docs/hardware.md §4 (driver side; the frames
+are read from the document by `golden_doc`)."""
 
 from __future__ import annotations
 
 import pytest
 
 from drivers.errors import CommError, ProtocolError
-from drivers.uss import UssFix, UssReceiver, decode_fix, encode_request
+from drivers.uss import UssFix, UssReceiver, checksum, decode_fix, encode_request
 
-GOLDEN = [
-    (1, b"$01P\r", b"$01,+002.5000,+000.0000,-003.2500,F*77\r\n", UssFix(2.5, 0.0, -3.25, True)),
-    (
-        2,
-        b"$02P\r",
-        b"$02,-012.3456,+004.0000,+016.5000,F*76\r\n",
-        UssFix(-12.3456, 4.0, 16.5, True),
-    ),
-    (1, b"$01P\r", b"$01,+000.0000,+000.0000,+000.0000,N*7A\r\n", UssFix(0.0, 0.0, 0.0, False)),
+from ..golden_doc import AsciiFrame, ascii_frames, cases, paired
+
+GOLDEN = ascii_frames(4)
+#: what each golden frame of §4 means, in the document's order: (address, fix)
+MEANINGS = [
+    (1, UssFix(2.5, 0.0, -3.25, True)),
+    (2, UssFix(-12.3456, 4.0, 16.5, True)),
+    (1, UssFix(0.0, 0.0, 0.0, False)),
 ]
 
 
@@ -33,12 +33,19 @@ class _Line:
         return self.answer
 
 
-@pytest.mark.parametrize(("address", "request_", "answer", "fix"), GOLDEN)
-async def test_golden_frames(address: int, request_: bytes, answer: bytes, fix: UssFix) -> None:
-    line = _Line(answer)
+def test_every_golden_frame_has_its_meaning() -> None:
+    paired(GOLDEN, MEANINGS, "§4")
+
+
+@pytest.mark.parametrize(("frame", "meaning"), cases(GOLDEN, MEANINGS))
+async def test_golden_frames(frame: AsciiFrame, meaning: tuple[int, UssFix]) -> None:
+    address, fix = meaning
+    line = _Line(frame.response)
     got = await UssReceiver(line, address, name="uss").read()
-    assert line.sent == [request_]
+    assert line.sent == [frame.request]
     assert got == fix
+    payload, check = frame.response[1:-2].split(b"*")
+    assert checksum(payload) == int(check, 16)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,8 @@ from simulators.config import (
     parse_endpoint,
 )
 
+from .conftest import write_config
+
 REPO_CONFIG = Path(__file__).parents[3] / "config" / "sim.toml"
 
 
@@ -59,3 +61,50 @@ def test_errors_are_readable(tmp_path: Path) -> None:
     bad.write_text('[mqtt]\nport = "x"\n')
     with pytest.raises(ConfigError, match=r"mqtt\.port"):
         load_config(bad, env={})
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "toml_path", "reason"),
+    [
+        ("tcp://10.1.2.3:502", "house.io.endpoint", "loopback only, not on host '10.1.2.3'"),
+        ("tcp://calib-gw.example:502", "house.io.endpoint", "loopback only"),
+        ("tcp://0.0.0.0:15030", "house.io.endpoint", "loopback only"),
+        ("serial:///dev/ttyUSB0", "acu.units.0.load_cell.endpoint", "'/dev/ttyUSB0' is under"),
+        ("serial:////dev/ttyS0", "acu.units.0.load_cell.endpoint", "under /dev/"),
+        ("serial:///tmp/../dev/ttyS0", "acu.units.0.load_cell.endpoint", "under /dev/"),
+    ],
+)
+def test_real_hardware_endpoints_are_refused(
+    tmp_path: Path, endpoint: str, toml_path: str, reason: str
+) -> None:
+    """calibsim serves Modbus TCP on loopback and ptys only: never a network interface, never a
+    device node; the error names the TOML path."""
+    path = write_config(tmp_path)
+    text = path.read_text()
+    if endpoint.startswith("tcp"):
+        old = next(line for line in text.splitlines() if line.startswith('endpoint = "tcp://'))
+        text = text.replace(old, f'endpoint = "{endpoint}"')
+    else:
+        old = f"serial://{tmp_path / 'dev' / 'loadcells'}?baudrate=9600"
+        text = text.replace(old, endpoint, 1)
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert f"{toml_path}: Value error, calibsim serves" in str(info.value)
+    assert reason in str(info.value)
+    assert endpoint in str(info.value)
+
+
+def test_an_environment_override_to_real_hardware_is_refused(sim_config_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"house\.io\.endpoint: .*loopback only"):
+        load_config(sim_config_path, env={"CALIBD_HOUSE__IO__ENDPOINT": "tcp://192.168.1.5:502"})
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.2", "[::1]"])
+def test_every_loopback_spelling_is_served(tmp_path: Path, host: str) -> None:
+    path = write_config(tmp_path)
+    text = path.read_text().replace('endpoint = "tcp://127.0.0.1:', f'endpoint = "tcp://{host}:', 1)
+    path.write_text(text)
+    cfg = load_config(path, env={})
+    assert cfg.house.io is not None
+    assert cfg.house.io.endpoint.startswith(f"tcp://{host}:")

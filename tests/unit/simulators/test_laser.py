@@ -1,10 +1,12 @@
-"""The simulated UV laser controller: docs/hardware.md §8 golden frames, the state machine,
-fault flags, the head temperature model in simulated time, and its place in the ACU."""
+"""The simulated UV laser controller: docs/hardware.md §8 golden frames (read from the document
+by `golden_doc`), the state machine, fault flags, the head temperature model in simulated time,
+and its place in the ACU."""
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,29 +26,66 @@ from simulators.laser import (
     parse_request,
 )
 
+from ..golden_doc import AsciiFrame, ascii_frames, cases, paired
+
 ROOT = Path(__file__).resolve().parents[3]
+HOT_C = 31.25  # the head temperature of the document's "emitting" frame
 
 
-def _line(clock: ManualClock, *, silent: bool = False) -> tuple[LaserController, LaserLine]:
-    laser = LaserController(1, random.Random(1), clock.now_s(), noise_c=0.0)
+def _line(
+    clock: ManualClock, *, silent: bool = False, address: int = 1
+) -> tuple[LaserController, LaserLine]:
+    laser = LaserController(address, random.Random(1), clock.now_s(), noise_c=0.0)
     return laser, LaserLine([laser], clock.now_s, lambda: silent)
 
 
-def test_golden_frames() -> None:
-    clock = ManualClock()
-    _, line = _line(clock)
-    assert line.handle(b"#01Q") == b"#01 ST E0 H0 R00010.0 A4000 T+022.00 F00*34\r\n"
-    assert line.handle(b"#01R00100.0") == b"#01 OK *05\r\n"
-    assert line.handle(b"#01A4001") == b"#01 NO RNG*5B\r\n"
-    assert line.handle(b"#01I") == b"#01 ID UVL-266 10000.0*53\r\n"
-    assert line.handle(b"#01Z") == b"#01 ?? *01\r\n"
-    faulted, faulted_line = _line(clock)
+def _power_on(clock: ManualClock) -> LaserLine:
+    return _line(clock)[1]
+
+
+def _emitting(clock: ManualClock) -> LaserLine:
+    """Address 02 firing at 100 Hz through OD 3 with the shutter open, its head at 31.25 °C
+    by the thermal model: warmed at full rate until then, the rate set back to 100 Hz."""
+    _, line = _line(clock, address=2)
+    for request in (b"#02A3000", b"#02H1", b"#02R10000.0", b"#02E1"):
+        assert line.handle(request) == b"#02 OK *06\r\n"
+    # first order towards AMBIENT_C + FULL_RATE_RISE_C: the time it passes HOT_C
+    clock.t_s = -TAU_S * math.log((AMBIENT_C + FULL_RATE_RISE_C - HOT_C) / FULL_RATE_RISE_C)
+    assert line.handle(b"#02R00100.0") == b"#02 OK *06\r\n"
+    return line
+
+
+def _faulted(clock: ManualClock) -> LaserLine:
+    """A driver fault and an over-temperature latched (the head cool again)."""
+    faulted, line = _line(clock)
     faulted.set_fault("laser_fault", True, 0.0)
     faulted.temp_c = 50.0  # over-temperature latches...
     faulted.advance(0.0)
     faulted.temp_c = AMBIENT_C  # ...and stays latched once cool again
-    assert faulted_line.handle(b"#01E1") == b"#01 NO FLT*5E\r\n"
-    assert faulted_line.handle(b"#01Q") == b"#01 ST E0 H0 R00010.0 A4000 T+022.00 F05*31\r\n"
+    return line
+
+
+GOLDEN = ascii_frames(8)
+#: the controller's state for each golden frame of §8, in the document's order
+MEANINGS: list[Callable[[ManualClock], LaserLine]] = [
+    _power_on,  # Q
+    _emitting,  # Q
+    _faulted,  # Q
+    _power_on,  # R00100.0: OK
+    _power_on,  # A4001: beyond OD 4
+    _faulted,  # E1: refused
+    _power_on,  # I
+    _power_on,  # Z: unknown
+]
+
+
+def test_every_golden_frame_has_its_meaning() -> None:
+    paired(GOLDEN, MEANINGS, "§8")
+
+
+@pytest.mark.parametrize(("frame", "state"), cases(GOLDEN, MEANINGS))
+def test_golden_frames(frame: AsciiFrame, state: Callable[[ManualClock], LaserLine]) -> None:
+    assert state(ManualClock()).handle(frame.line) == frame.response
 
 
 def test_emission_needs_shutter_and_enable_and_x_stops_both() -> None:

@@ -1,10 +1,24 @@
-"""The ASCII load-cell protocol against the golden frames of docs/hardware.md §2."""
+"""The ASCII load-cell protocol against the golden frames of docs/hardware.md §2 (read from the
+document by `golden_doc`)."""
 
 from __future__ import annotations
 
 import pytest
 
 from simulators.load_cell import LoadCell, LoadCellBus, Reading, checksum, parse_request
+
+from ..golden_doc import AsciiFrame, ascii_frames, cases, paired
+
+GOLDEN = ascii_frames(2)
+#: what the indicator measures for each golden frame of §2, in the document's order
+MEANINGS = [
+    Reading(1.734),
+    Reading(2.0515, unstable=True),
+    Reading(250.0),  # above the 200 N range: overload
+    Reading(1.0, sensor_error=True),
+    Reading(1.0),  # identify
+    Reading(1.0),  # an unknown command
+]
 
 
 def bus(reading: Reading, silent: bool = False) -> LoadCellBus:
@@ -13,19 +27,13 @@ def bus(reading: Reading, silent: bool = False) -> LoadCellBus:
     )
 
 
-@pytest.mark.parametrize(
-    ("reading", "line", "response"),
-    [
-        (Reading(1.734), b"@01W", b"@01 ST +0001.7340 N*6C\r\n"),
-        (Reading(2.0515, unstable=True), b"@01W", b"@01 US +0002.0515 N*6F\r\n"),
-        (Reading(250.0), b"@03W", b"@03 OL +0200.0000 N*69\r\n"),
-        (Reading(1.0, sensor_error=True), b"@01W", b"@01 ER +0000.0000 N*7D\r\n"),
-        (Reading(1.0), b"@02I", b"@02 ID LC-200N 200.0*5D\r\n"),
-        (Reading(1.0), b"@04X", b"@04 ?? *04\r\n"),
-    ],
-)
-def test_golden_frames(reading: Reading, line: bytes, response: bytes) -> None:
-    assert bus(reading).handle(line) == response
+def test_every_golden_frame_has_its_meaning() -> None:
+    paired(GOLDEN, MEANINGS, "§2")
+
+
+@pytest.mark.parametrize(("frame", "reading"), cases(GOLDEN, MEANINGS))
+def test_golden_frames(frame: AsciiFrame, reading: Reading) -> None:
+    assert bus(reading).handle(frame.line) == frame.response
 
 
 def test_checksum_is_xor_between_at_and_star() -> None:

@@ -1,4 +1,5 @@
-"""The simulated ROV vehicle controller answers the golden frames of docs/systems/rov.md."""
+"""The simulated ROV vehicle controller answers the golden frames of docs/hardware.md §6 (read
+from the document by `golden_doc`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pymodbus.server import ModbusTcpServer
 from simulators.clock import ManualClock
 from simulators.rov_vehicle import FAULT_NONE, FAULT_THRUSTER, VehicleController, vehicle_device
 
+from ..golden_doc import transaction
 from .conftest import free_port
-from .test_modbus_frames import exchange, hexbytes
+from .test_modbus_frames import exchange, golden, hexbytes
 
 
 def controller() -> VehicleController:
@@ -34,22 +36,17 @@ async def test_vehicle_frames() -> None:
     server = ModbusTcpServer([dev], address=("127.0.0.1", port))
     await server.serve_forever(background=True)
     try:
-        got = await exchange(port, "00 01 00 00 00 06 02 04 00 00 00 0A", 29)
-        assert got == hexbytes(
-            "00 01 00 00 00 17 02 04 14 00 21 00 00 0B B8 00 78 FF D3 00 00 03 52 FE C8 00 65 00 07"
-        )
-        setpoint = "00 02 00 00 00 11 02 10 00 00 00 05 0A 00 96 FF 38 00 00 00 01 00 01"
-        assert await exchange(port, setpoint, 12) == hexbytes("00 02 00 00 00 06 02 10 00 00 00 05")
-        assert ctl.holding[:5] == [150, 0xFF38, 0, 1, 1]
+        await golden(port, transaction(6, 1))  # status
+        setpoint = transaction(6, 2)
+        await golden(port, setpoint)
+        assert ctl.holding[:5] == setpoint.written_registers()
         assert ctl.enabled and ctl.setpoint_m_s() == pytest.approx((0.15, -0.2, 0.0))
-        watchdog = "00 03 00 00 00 06 02 06 00 05 27 10"
-        assert await exchange(port, watchdog, 12) == hexbytes(watchdog)
+        await golden(port, transaction(6, 3))  # WATCHDOG_MS
         assert ctl.watchdog_s == pytest.approx(10.0)
         ctl.set_fault(True)
         ctl.set_fault(False)
         assert ctl.fault_code == FAULT_THRUSTER and not ctl.enabled
-        reset = "00 04 00 00 00 06 02 06 00 06 00 01"
-        assert await exchange(port, reset, 12) == hexbytes(reset)
+        await golden(port, transaction(6, 4))  # FAULT_RESET
         assert ctl.fault_code == FAULT_NONE and ctl.enabled
         # outside the map: ILLEGAL_ADDRESS (exception 02)
         got = await exchange(port, "00 05 00 00 00 06 02 04 00 00 00 0B", 9)

@@ -1,5 +1,6 @@
-"""The simulated temperature-profile sensor: the liquid's profile, the element's lag, the noise,
-and the sensor following the true z of the unit that carries it."""
+"""The simulated temperature-profile sensor: the golden frames of docs/hardware.md §9 (read from
+the document by `golden_doc`), the liquid's profile, the element's lag, the noise, and the
+sensor following the true z of the unit that carries it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ import statistics
 import pytest
 
 from simulators.config_thermometer import ThermometerCfg, ThermometerSimCfg
-from simulators.thermometer import CarriedThermometer, Element, LiquidProfile, SimThermometer
+from simulators.thermometer import (
+    CarriedThermometer,
+    Element,
+    LiquidProfile,
+    SimThermometer,
+    ThermometerLine,
+    reading_frame,
+)
+
+from ..golden_doc import AsciiFrame, ascii_frames, cases, paired
 
 PHYSICS = ThermometerSimCfg(
     t_center_c=20.5,
@@ -21,6 +31,50 @@ PHYSICS = ThermometerSimCfg(
     noise_c=0.005,
     tau_s=2.0,
 )
+
+GOLDEN = ascii_frames(9)
+#: the transmitter for each golden frame of §9, in the document's order: (address, the element's
+#: temperature, sensor error)
+MEANINGS = [
+    (1, 21.3456, False),
+    (1, -1.25, False),
+    (2, 20.5, False),
+    (1, 21.0, True),
+    (1, 21.0, False),  # identify
+    (3, 21.0, False),  # an unknown command
+]
+
+
+def _sensor(address: int, temperature_c: float, *, silent: bool = False) -> SimThermometer:
+    return SimThermometer(
+        address,
+        lambda: temperature_c,
+        noise_c=0.0,
+        rng=random.Random(1),
+        silent=lambda: silent,
+    )
+
+
+def test_every_golden_frame_has_its_meaning() -> None:
+    paired(GOLDEN, MEANINGS, "§9")
+
+
+@pytest.mark.parametrize(("frame", "meaning"), cases(GOLDEN, MEANINGS))
+def test_golden_frames(frame: AsciiFrame, meaning: tuple[int, float, bool]) -> None:
+    address, temperature_c, error = meaning
+    sensor = _sensor(address, temperature_c)
+    sensor.sensor_error = error
+    assert ThermometerLine([sensor]).handle(frame.line) == frame.response
+    if frame.line.endswith(b"T"):
+        assert reading_frame(address, temperature_c, ok=not error) == frame.response
+
+
+def test_the_line_stays_silent_for_others() -> None:
+    line = ThermometerLine([_sensor(1, 21.0)])
+    assert line.handle(b"%02T") is None  # nobody at that address
+    assert line.handle(b"@01W") is None  # a load cell's request: not this protocol
+    assert line.handle(b"#01Q") is None  # a laser's
+    assert ThermometerLine([_sensor(1, 21.0, silent=True)]).handle(b"%01T") is None
 
 
 def test_profile_is_stable_warm_layer_under_the_surface_gas_above() -> None:

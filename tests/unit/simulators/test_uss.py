@@ -1,10 +1,23 @@
-"""The simulated USS against the golden frames of docs/hardware.md §4 (simulator side)."""
+"""The simulated USS against the golden frames of docs/hardware.md §4 (simulator side; the
+frames are read from the document by `golden_doc`)."""
 
 from __future__ import annotations
 
 import random
 
+import pytest
+
 from simulators.uss import UssLine, UssTarget
+
+from ..golden_doc import AsciiFrame, ascii_frames, cases, paired
+
+GOLDEN = ascii_frames(4)
+#: the target and its true position for each golden frame of §4 (None: no fix), document order
+MEANINGS: list[tuple[int, tuple[float, float, float] | None]] = [
+    (1, (2.5, 0.0, -3.25)),
+    (2, (-12.3456, 4.0, 16.5)),
+    (1, None),
+]
 
 
 def _target(
@@ -15,14 +28,16 @@ def _target(
     )
 
 
-def test_golden_frames() -> None:
-    line = UssLine(
-        [_target(1, (2.5, 0.0, -3.25)), _target(2, (-12.3456, 4.0, 16.5)), _target(3, None)]
-    )
-    assert line.handle(b"$01P\r") == b"$01,+002.5000,+000.0000,-003.2500,F*77\r\n"
-    assert line.handle(b"$02P\r") == b"$02,-012.3456,+004.0000,+016.5000,F*76\r\n"
-    no_fix = UssLine([_target(1, None)])
-    assert no_fix.handle(b"$01P\r") == b"$01,+000.0000,+000.0000,+000.0000,N*7A\r\n"
+def test_every_golden_frame_has_its_meaning() -> None:
+    paired(GOLDEN, MEANINGS, "§4")
+
+
+@pytest.mark.parametrize(("frame", "meaning"), cases(GOLDEN, MEANINGS))
+def test_golden_frames(
+    frame: AsciiFrame, meaning: tuple[int, tuple[float, float, float] | None]
+) -> None:
+    address, position = meaning
+    assert UssLine([_target(address, position)]).handle(frame.line) == frame.response
 
 
 def test_unknown_address_and_garbage_get_no_answer() -> None:
