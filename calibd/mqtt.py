@@ -3,6 +3,7 @@
 Commands in (routed to the dispatcher as plain `Inbound` values), everything else out (from the
 outbox). MQTT v5 with TCP_NODELAY; the will publishes `lost`, a clean stop `offline`; reconnect
 with exponential backoff, re-subscribe and re-publish every retained status after each connect.
+A command's v5 Message Expiry runs from its arrival in the client's queue (`Arrivals`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import json
 import socket
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +28,7 @@ from calibd.core.commands import Inbound, ReplyRoute
 from calibd.core.outbox import Outbox, Outgoing
 from drivers.aio import cancel_safe
 
-log = structlog.get_logger("calibd.mqtt").bind(subsystem="mqtt")
+log = structlog.get_logger("calibd.mqtt", subsystem="mqtt")
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
@@ -83,7 +85,35 @@ class Topics:
         return None
 
 
-def to_inbound(topics: Topics, msg: aiomqtt.Message) -> Inbound | None:
+class Arrivals:
+    """When each incoming message entered aiomqtt's queue (`Client(queue_type=...)`, noted in
+    its `put_nowait`), so a v5 Message Expiry counts the time spent waiting in it. Stamps are
+    keyed weakly by message (gone with it; the queue is bounded by `inbound_queue`)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._at: weakref.WeakKeyDictionary[aiomqtt.Message, float] = weakref.WeakKeyDictionary()
+        arrivals = self
+
+        class StampedQueue(asyncio.Queue[aiomqtt.Message]):
+            def put_nowait(self, item: aiomqtt.Message) -> None:
+                at = arrivals.clock()
+                super().put_nowait(item)  # QueueFull: aiomqtt drops it, nothing noted
+                arrivals._at[item] = at
+
+        self.queue_type: type[asyncio.Queue[aiomqtt.Message]] = StampedQueue
+
+    def take(self, msg: aiomqtt.Message) -> float:
+        """When `msg` entered the queue (now, for a message that did not come through it)."""
+        at = self._at.pop(msg, None)
+        return self.clock() if at is None else at
+
+
+def to_inbound(
+    topics: Topics, msg: aiomqtt.Message, received_at: float | None = None
+) -> Inbound | None:
+    """The command in `msg` (None: not a command topic); `received_at` (monotonic): when it
+    arrived, from `Arrivals.take` (default now)."""
     parsed = topics.parse_cmd(msg.topic.value)
     if parsed is None:
         return None
@@ -102,7 +132,7 @@ def to_inbound(topics: Topics, msg: aiomqtt.Message) -> Inbound | None:
         payload=payload,
         retained=bool(msg.retain),
         expiry_s=float(expiry) if expiry is not None else None,
-        received_at=time.monotonic(),
+        received_at=time.monotonic() if received_at is None else received_at,
         route=ReplyRoute(response_topic or None, correlation),
         expert=expert,
         route_error=route_error,
@@ -133,6 +163,7 @@ class MqttEdge:
         #: (a command sent the moment the daemon is online is judged on real readings)
         self.ready = asyncio.Event()
         self.connects = 0
+        self.arrivals = Arrivals()
 
     def _state(self, state: str) -> bytes:
         return json.dumps({**self.birth, "state": state}).encode()
@@ -152,6 +183,7 @@ class MqttEdge:
             timeout=self.cfg.publish_timeout_s,
             socket_options=NODELAY,
             max_queued_incoming_messages=self.cfg.inbound_queue,
+            queue_type=self.arrivals.queue_type,
         )
 
     async def run(self) -> None:
@@ -205,12 +237,13 @@ class MqttEdge:
 
     async def _rx(self, client: aiomqtt.Client) -> None:
         async for msg in client.messages:
+            received_at = self.arrivals.take(msg)
             watcher = self.watch.get(msg.topic.value)
             if watcher is not None:
                 payload = msg.payload if isinstance(msg.payload, bytes) else b""
                 watcher(payload)
                 continue
-            inbound = to_inbound(self.topics, msg)
+            inbound = to_inbound(self.topics, msg, received_at)
             if inbound is None or not inbound.payload:
                 continue  # not a command topic, or the echo of a retained command we cleared
             if msg.retain and msg.payload:

@@ -33,6 +33,8 @@ class Inbound:
     payload: bytes
     retained: bool = False
     expiry_s: float | None = None  # v5 Message Expiry Interval left when received
+    #: time.monotonic() when it entered the daemon (the MQTT client's incoming queue): the v5
+    #: expiry runs from there, so time spent queued in the daemon counts
     received_at: float = field(default_factory=time.monotonic)
     route: ReplyRoute = ReplyRoute()
     expert: bool = False

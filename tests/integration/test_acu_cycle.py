@@ -45,7 +45,8 @@ async def test_home_select_deploy_move_retract(mosquitto: Broker, tmp_path: Path
         house = p.last("house/status")
         assert house["position"]["valves"]["acu"] == "open"
 
-        for z in (12.0, -8.5, -17.3, 0.0):
+        # near both ends of [z_min_m, z_max_m] = [-17.4, 17.4] (config/sim.toml) and between
+        for z in (12.0, 17.0, -8.5, -17.3, 0.0):
             rep = await p.run("acu", "move", {"z_m": z})
             assert rep["result"] == "completed", (z, rep)
             await _assert_at(stack, z, "B")

@@ -1,4 +1,5 @@
-"""Protections of this slice: snag and slack during a deploy, loss of a device."""
+"""Protections of this slice: snag (raising and lowering) and slack during motion, loss of a
+device, stop during a deploy, a stuck gate valve, the house e-stop input."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from tests.integration.stack import Stack, hil_stack
 pytestmark = pytest.mark.integration
 
 
-async def _deploying(stack: Stack) -> str:
-    await stack.home()
+async def _deploying(stack: Stack, *, home: bool = True) -> str:
+    if home:
+        await stack.home()
     cmd_id = await stack.probe.send("acu", "deploy", {"unit": "A", "z_m": -15.0})
     await stack.probe.status("acu", lambda s: s["state"] == "DEPLOYING")
     # wait until the source is on its way down
@@ -38,49 +40,95 @@ async def _raising(stack: Stack) -> str:
     return cmd_id
 
 
-@pytest.mark.parametrize(("fault", "direction"), [("snag", "up"), ("slack", "down")])
-async def test_tension_fault_during_motion(
-    mosquitto: Broker, tmp_path: Path, fault: str, direction: str
+async def _trips_latches_recovers(
+    stack: Stack, fault: str, cmd_id: str, codes: set[str], *, cause_stays: bool = True
 ) -> None:
-    async with hil_stack(mosquitto, tmp_path, time_scale=60.0) as stack:
-        p = stack.probe
-        cmd_id = await (_raising(stack) if direction == "up" else _deploying(stack))
-        await stack.inject(fault, "A")
-        final = await p.final(cmd_id, timeout_s=10)
-        assert final["result"] == "failed"
-        assert final["error"]["code"] == "interlock", final
-        status = await p.status("acu", lambda s: s["state"] == "FAULT")
-        assert status["fault"]["code"] == fault
-        assert status["deployed"] is True
-        # the simulator saw the stop, promptly
-        stopped = await p.wait(
-            lambda: [e for e in p.on("sim/acu/events") if e.get("event") == "stopped"], 5.0, "stop"
+    """`fault` injected on A while `cmd_id` moves it: the motion fails `interlock`, the drive is
+    stopped, FAULT latched (motion refused, and reset too while the cause is present), still
+    latched once the cause is gone, until reset -> STOPPED; retract -> PARKED. `codes`: the
+    fault codes the daemon may report; `cause_stays`: the stopped source still reads out of
+    its tension window (so reset must be refused) until the fault is cleared."""
+    p = stack.probe
+    injected_at = p.msgs[-1].at
+    await stack.inject(fault, "A")
+    final = await p.final(cmd_id, timeout_s=10)
+    assert final["result"] == "failed"
+    assert final["error"]["code"] == "interlock", final
+    status = await p.status("acu", lambda s: s["state"] == "FAULT")
+    assert status["fault"]["code"] in codes, status
+    assert status["deployed"] is True
+    # the drive got a stop: the simulator's `stopped` event (the first STOP/HALT the faulted
+    # drive receives after the injection). How fast is not asserted here (wall time under a
+    # shared CPU): bench/reaction.py measures the one-poll reaction bound.
+    stopped = (
+        await p.wait(
+            lambda: [
+                m
+                for m in p.msgs
+                if m.topic == f"{p.root}/sim/acu/events"
+                and m.at > injected_at
+                and m.payload.get("event") == "stopped"
+            ],
+            5.0,
+            "stop",
         )
-        assert stopped[0]["fault"] == fault
-        assert stopped[0]["reaction_ms"] < 500
-        # latched: no motion, and reset refused while the cause is present
-        move_id = await p.send("acu", "move", {"z_m": 0.0})
-        assert (await p.ack(move_id))["error"]["code"] == "interlock"
+    )[0]
+    assert stopped.payload["fault"] == fault and stopped.payload["axis"] == "A", stopped
+    assert stopped.payload["command"] in ("STOP", "HALT"), stopped
+    reaction_ms = stopped.payload["reaction_ms"]
+    assert isinstance(reaction_ms, int | float) and reaction_ms >= 0, stopped
+    # ... and it really stands: two truths 0.5 s apart, both after the stop, agree
+    first = (await stack.settled_truth(max(stopped.at, p.msgs[-1].at)))["units"]["A"]
+    # latched: no motion, and reset refused while the cause is present
+    move_id = await p.send("acu", "move", {"z_m": 0.0})
+    assert (await p.ack(move_id))["error"]["code"] == "interlock"
+    if cause_stays:
         reset_id = await p.send("acu", "reset")
         assert (await p.ack(reset_id))["error"]["code"] == "interlock"
-        await asyncio.sleep(0.5)
-        assert stack.acu()["state"] == "FAULT"
-        # cause gone -> reset -> STOPPED (source out), then retract to parked
-        await stack.inject("clear")
-        await p.wait(
-            lambda: (
-                (p.last("acu/telemetry")["units"]["A"]["tension_n"] or 0) > 1.0
-                and p.last("acu/telemetry")["units"]["A"]["tension_n"] < 5.0
-            ),
-            5.0,
-            "tension back in its window",
-        )
-        rep = await p.run("acu", "reset")
-        assert rep["result"] == "completed", rep
-        assert stack.acu()["state"] == "STOPPED"
-        rep = await p.run("acu", "retract", timeout_s=60)
-        assert rep["result"] == "completed", rep
-        assert stack.acu()["state"] == "PARKED"
+    await asyncio.sleep(0.5)
+    assert stack.acu()["state"] == "FAULT"
+    later = (await stack.settled_truth(p.msgs[-1].at))["units"]["A"]
+    assert later["paid_out_m"] == first["paid_out_m"], (first, later)
+    # cause gone -> reset -> STOPPED (source out), then retract to parked
+    await stack.inject("clear")
+    await p.wait(
+        lambda: (
+            (p.last("acu/telemetry")["units"]["A"]["tension_n"] or 0) > 1.0
+            and p.last("acu/telemetry")["units"]["A"]["tension_n"] < 5.0
+        ),
+        5.0,
+        "tension back in its window",
+    )
+    # the cause is gone, the latch is not: still FAULT, motion still refused, until reset
+    assert stack.acu()["state"] == "FAULT"
+    move_id = await p.send("acu", "move", {"z_m": 0.0})
+    assert (await p.ack(move_id))["error"]["code"] == "interlock"
+    rep = await p.run("acu", "reset")
+    assert rep["result"] == "completed", rep
+    assert stack.acu()["state"] == "STOPPED"
+    rep = await p.run("acu", "retract", timeout_s=60)
+    assert rep["result"] == "completed", rep
+    assert stack.acu()["state"] == "PARKED"
+
+
+async def test_snag_while_raising(mosquitto: Broker, tmp_path: Path) -> None:
+    async with hil_stack(mosquitto, tmp_path, time_scale=60.0) as stack:
+        cmd_id = await _raising(stack)
+        await _trips_latches_recovers(stack, "snag", cmd_id, {"snag"})
+
+
+async def test_slack_and_snag_while_deploying(mosquitto: Broker, tmp_path: Path) -> None:
+    """Both tension faults during a deploy (lowering), one after the other on one stack. A snag
+    while the spool pays out first jerks the tension up, then drops it as cable piles up behind
+    the caught source (docs/mqtt-api.md, simulator topics): which of `snag`/`slack` the daemon
+    reports depends on where in that the poll reads; either trips and latches. Where it stops
+    decides whether the stopped source still reads out of its window (then reset is refused),
+    so only the latch is asserted for it, not the refused reset."""
+    async with hil_stack(mosquitto, tmp_path, time_scale=60.0) as stack:
+        cmd_id = await _deploying(stack)
+        await _trips_latches_recovers(stack, "slack", cmd_id, {"slack"})
+        cmd_id = await _deploying(stack, home=False)
+        await _trips_latches_recovers(stack, "snag", cmd_id, {"snag", "slack"}, cause_stays=False)
 
 
 async def test_device_loss_faults(mosquitto: Broker, tmp_path: Path) -> None:

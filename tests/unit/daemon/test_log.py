@@ -3,18 +3,22 @@ carries the subsystem its module logger is bound to (and the device where there 
 
 from __future__ import annotations
 
+import ast
 import importlib
 import io
 import json
 import logging
+import pkgutil
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
 from structlog.testing import capture_logs
 
+import calibd
 from calibd.core.axis import Axes, Axis
 from calibd.core.errors import Trip
 from calibd.log import configure_logging
@@ -105,27 +109,56 @@ def test_a_module_logger_made_before_configuration_follows_it(
     )
 
 
-@pytest.mark.parametrize(
-    ("module", "subsystem"),
-    [
-        ("calibd.app", "daemon"),
-        ("calibd.interlocks", "interlocks"),
-        ("calibd.program.sequencer", "program"),
-        ("calibd.program.daq", "program"),
-        ("calibd.watchdog", "watchdog"),
-        ("calibd.store.writer", "store"),
-        ("calibd.store.profiles", "store"),
-        ("calibd.store.inventory", "store"),
-        ("calibd.store.deployments", "store"),
-        ("calibd.store.emissions", "store"),
-        ("calibd.core.outbox", "mqtt"),
-    ],
-)
-def test_module_loggers_are_bound_to_their_subsystem(module: str, subsystem: str) -> None:
-    log: Any = importlib.import_module(module).log
+def _module_loggers() -> list[tuple[str, Any]]:
+    """Every calibd module with a module-level structlog logger `log`."""
+    found = []
+    for info in pkgutil.walk_packages(calibd.__path__, "calibd."):
+        log = getattr(importlib.import_module(info.name), "log", None)
+        if log is not None and hasattr(log, "info"):
+            found.append((info.name, log))
+    return found
+
+
+MODULE_LOGGERS = _module_loggers()
+
+
+def test_module_loggers_are_found() -> None:
+    names = {name for name, _ in MODULE_LOGGERS}
+    assert {"calibd.app", "calibd.mqtt", "calibd.subsystems.acu_motion"} <= names
+
+
+@pytest.mark.parametrize(("module", "log"), MODULE_LOGGERS, ids=[m for m, _ in MODULE_LOGGERS])
+def test_every_module_logger_is_lazy_and_bound_to_a_subsystem(module: str, log: Any) -> None:
+    """`get_logger(name, subsystem=...)`: a proxy that follows the daemon's configuration
+    (a `.bind()` at import would freeze structlog's default console output), with a subsystem."""
+    assert isinstance(log, structlog._config.BoundLoggerLazyProxy), module
+    if module in SHARED:  # one logger for several systems: each call names its own
+        assert _calls_without_subsystem(module) == [], module
+        return
     with capture_logs() as logs:
         log.info("probe")
-    assert [(e["event"], e["subsystem"]) for e in logs] == [("probe", subsystem)]
+    assert [e["event"] for e in logs] == ["probe"], module
+    assert isinstance(logs[0].get("subsystem"), str), (module, logs[0])
+
+
+#: modules whose one logger serves cls1 and cls2 (or every system): subsystem= on every call
+SHARED = {"calibd.core.axis", "calibd.subsystems.cls_axes", "calibd.subsystems.cls_motion"}
+
+
+def _calls_without_subsystem(module: str) -> list[int]:
+    """Lines of `log.<level>(...)` calls that pass neither `subsystem=` nor `**fields`."""
+    path = importlib.import_module(module).__file__
+    assert path is not None
+    tree = ast.parse(Path(path).read_text())
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "log"
+        and not any(k.arg in ("subsystem", None) for k in node.keywords)
+    ]
 
 
 async def test_device_lost_and_back_name_the_system_and_the_device() -> None:
