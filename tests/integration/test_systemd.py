@@ -87,7 +87,11 @@ async def _listen(
         data = await loop.sock_recv(sock, 4096)
         fields = data.decode().split("\n")
         notes.got.append((time.monotonic(), fields))
-        if "READY=1" in fields and root:
+        if "READY=1" in fields:
+            # the topic root is known once hil_stack has made its config; READY=1 can come
+            # before the stack has seen every status (a race seen in a full run)
+            while not root:
+                await asyncio.sleep(0.01)
             notes.state_at_ready = await _retained_state(broker, root[0])
 
 
