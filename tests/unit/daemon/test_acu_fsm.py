@@ -201,3 +201,30 @@ async def test_device_loss_is_a_fault(rig: Rig) -> None:
         while rig.acu.state != "FAULT":
             await asyncio.sleep(0.005)
     assert rig.acu.latched is not None and rig.acu.latched.code == "comm_loss"
+
+
+async def test_a_snag_while_deploying_halts_at_the_first_poll_that_reads_it(rig: Rig) -> None:
+    """Issue 2: over-tension stops the unit within one poll. Each reading of the snagged cell
+    notes whether the drive had already been halted: only the first may precede the halt."""
+    await rig.cmd("home")
+    await rig.until("PARKED")
+    await rig.cmd("deploy", unit="A", z_m=-16.0)
+    drive = rig.drives["A"]
+    async with asyncio.timeout(5):
+        while not (rig.acu.state == "DEPLOYING" and drive.moving and drive.position_rev > 1.0):
+            await asyncio.sleep(0.005)
+    halted_before_read: list[bool] = []
+
+    def snag_n() -> float:
+        halted_before_read.append(any(name == "halt" for name, _ in drive.commands))
+        return 50.0
+
+    rig.cells["A"].tension_fn = snag_n
+    await rig.until("FAULT")
+    async with asyncio.timeout(2):  # the next poll reads the cell again
+        while len(halted_before_read) < 2:
+            await asyncio.sleep(0.005)
+    assert rig.acu.latched is not None and rig.acu.latched.code == "snag"
+    assert halted_before_read[0] is False
+    assert all(halted_before_read[1:]), halted_before_read
+    assert not drive.moving
