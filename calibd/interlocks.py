@@ -25,20 +25,16 @@ from typing import Any, Protocol, cast
 import structlog
 
 from calibd.cfg_interlocks import InterlocksCfg
-from calibd.core.deployment import enters
+from calibd.core.deployment_presence import enters
 from calibd.core.errors import CommandError, ErrorCode, Trip
 from calibd.core.interlock import Severity, entry
 from calibd.core.outbox import Outbox, Outgoing
 from calibd.core.presence import Presence, Segment
 from calibd.core.subsystem import Subsystem
 from calibd.core.timefmt import iso_now
-from calibd.plant_rules import (
-    PLANT_INTERLOCKS,
-    PlantView,
-    Request,
-    atmosphere_refusal,
-    path_refusal,
-)
+from calibd.plant_checks import atmosphere_refusal, path_refusal
+from calibd.plant_rules import PLANT_INTERLOCKS
+from calibd.plant_view import PlantView, Request
 from calibd.subsystems.house import ValveGuard
 
 log = structlog.get_logger("calibd.interlocks", subsystem="interlocks")

@@ -20,7 +20,8 @@ from typing import Any
 
 import structlog
 
-from calibd.core.deployment import DeploymentSystem, Hardware
+from calibd.core.deployment import DeploymentSystem
+from calibd.core.deployment_base import Hardware
 from calibd.core.errors import Trip
 from calibd.core.outbox import Outbox, Outgoing
 from calibd.core.subsystem import Subsystem

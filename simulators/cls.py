@@ -10,14 +10,15 @@ from dataclasses import dataclass, replace
 
 from pymodbus.simulator import SimDevice
 
-from simulators.acu import SpoolMechanics, apply_drive_fault
 from simulators.clock import Clock
 from simulators.cls_physics import LoopPhysics, LoopState
 from simulators.config import serial_path
 from simulators.config_cls import ClsCfg
 from simulators.faults import SPOOL_FAULTS
 from simulators.load_cell import LoadCell, LoadCellBus, Reading
-from simulators.stepper import Drive, drive_device
+from simulators.mechanics import SpoolMechanics
+from simulators.stepper import Drive, apply_drive_fault
+from simulators.stepper_device import drive_device
 from simulators.system import LineHandler, Silent
 from simulators.uss import UssLine, UssTarget
 

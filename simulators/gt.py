@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 from pymodbus.simulator import SimDevice
 
-from simulators.acu import apply_drive_fault
 from simulators.clock import Clock
 from simulators.config import serial_path
 from simulators.config_gt import GtCfg
 from simulators.faults import SPOOL_FAULTS
 from simulators.gt_physics import LoopPhysics, LoopState
 from simulators.load_cell import LoadCell, LoadCellBus, Reading
-from simulators.stepper import Drive, drive_device
+from simulators.stepper import Drive, apply_drive_fault
+from simulators.stepper_device import drive_device
 from simulators.system import LineHandler, Silent
 
 AXES = ("top", "bottom")

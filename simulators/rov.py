@@ -9,16 +9,17 @@ from dataclasses import dataclass
 
 from pymodbus.simulator import SimDevice
 
-from simulators.acu import POWER_ON_PAID_OUT_M, SpoolMechanics, apply_drive_fault
 from simulators.clock import Clock
 from simulators.config import serial_path
 from simulators.config_rov import RovCfg
 from simulators.faults import SPOOL_FAULTS
 from simulators.load_cell import LoadCell, LoadCellBus, Reading
+from simulators.mechanics import POWER_ON_PAID_OUT_M, SpoolMechanics
 from simulators.rov_dynamics import G_M_S2, Body, Dynamics, Geometry
 from simulators.rov_vehicle import VehicleController, vehicle_device
 from simulators.spool import Drum
-from simulators.stepper import Drive, drive_device
+from simulators.stepper import Drive, apply_drive_fault
+from simulators.stepper_device import drive_device
 from simulators.system import LineHandler, Silent
 from simulators.uss import UssLine, UssTarget
 

@@ -1,70 +1,36 @@
-"""Closed-loop stepper drive (docs/hardware.md §1): motion, switches, alarms, registers."""
+"""The simulated closed-loop stepper drive (docs/hardware.md §1), evaluated analytically at any
+simulated time: motion, switch events, commands, alarms, faults and its register image."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
-from pymodbus.constants import ExcCodes
-from pymodbus.simulator import SimDevice
-
-from simulators.clock import Clock
-from simulators.modbus_front import (
-    FC_READ_HOLDING,
-    FC_READ_INPUT,
-    HOLDING_FCS,
-    drop_request,
-    in_range,
-    int32_from,
-    int32_words,
-    sim_device,
-    uint32_from,
-)
+from simulators.mechanics import Mechanics
+from simulators.modbus_front import int32_from, int32_words, uint32_from
 from simulators.motion import EPS, Profile, plan_jog, plan_move, plan_stop, standstill
+from simulators.stepper_map import (
+    ALARM,
+    ALARM_LIMIT,
+    ALARM_OVERLOAD,
+    ALARM_RESET,
+    COMMAND_NAMES,
+    COMMAND_REG,
+    ENABLED,
+    HALT,
+    HOLDING_COUNT,
+    HOME,
+    HOME_SW,
+    HOMED,
+    IN_POSITION,
+    LIMIT_NEG,
+    LIMIT_POS,
+    MOVING,
+    START,
+    STOP,
+)
 
-START, STOP, HALT, HOME, ALARM_RESET = 1, 2, 3, 4, 5
-COMMAND_NAMES = {
-    START: "START",
-    STOP: "STOP",
-    HALT: "HALT",
-    HOME: "HOME",
-    ALARM_RESET: "ALARM_RESET",
-}
-HOLDING_COUNT = 7
-INPUT_COUNT = 9
-COMMAND_REG = 6
-
-MOVING, IN_POSITION, ALARM, HOME_SW = 1 << 0, 1 << 1, 1 << 2, 1 << 3
-LIMIT_POS, LIMIT_NEG, HOMED, ENABLED = 1 << 4, 1 << 5, 1 << 6, 1 << 7
-
-ALARM_OVERLOAD = 3
-ALARM_LIMIT = 4
 IN_POSITION_WINDOW_COUNTS = 4.0
 INT32_MAX = 2**31 - 1
-
-
-class Mechanics(Protocol):
-    """What the drive is bolted to: its switches, in absolute drum counts."""
-
-    def home_active(self, drum_counts: float) -> bool:
-        """HOME_SW state."""
-        ...
-
-    def home_edge(self, drum_counts: float) -> float:
-        """Where HOME_SW rises when moving negative from ``drum_counts``."""
-        ...
-
-    def limit_pos_counts(self) -> float | None:
-        """LIMIT_POS is active above this (None: no switch)."""
-        ...
-
-    def limit_neg_counts(self) -> float | None:
-        """LIMIT_NEG is active below this (None: no switch)."""
-        ...
-
-    def inputs(self, drum_counts: float) -> int:
-        """The INPUTS register."""
-        ...
 
 
 def _clamp_i32(value: float) -> int:
@@ -323,34 +289,16 @@ class Drive:
             self.command(self.holding[COMMAND_REG], t_s)
 
 
-def drive_device(
-    device_id: int, drive: Drive, clock: Clock, silent: Callable[[], bool]
-) -> SimDevice:
-    """The drive's Modbus face; ``silent()`` true = the device does not answer at all."""
-
-    async def action(
-        fc: int,
-        _start: int,
-        address: int,
-        count: int,
-        regs: list[int],
-        values: list[int] | list[bool] | None,
-    ) -> ExcCodes | None:
-        if silent():
-            return drop_request(f"device {device_id} silent (comm_loss)")
-        now_s = clock.now_s()
-        if fc == FC_READ_INPUT:
-            if not in_range(address, count, INPUT_COUNT):
-                return ExcCodes.ILLEGAL_ADDRESS
-            regs[:INPUT_COUNT] = drive.input_registers(now_s)
-            return None
-        if fc not in HOLDING_FCS:
-            return ExcCodes.ILLEGAL_FUNCTION
-        if not in_range(address, len(values) if values else count, HOLDING_COUNT):
-            return ExcCodes.ILLEGAL_ADDRESS
-        if values is not None and fc != FC_READ_HOLDING:
-            drive.write_holding(address, [int(v) for v in values], now_s)
-        regs[:HOLDING_COUNT] = drive.holding
-        return None
-
-    return sim_device(device_id, action)
+def apply_drive_fault(drive: Drive, fault: str, active: bool, t_s: float) -> None:
+    """Drive-level faults (comm_loss lives in the Modbus front end)."""
+    if fault == "stall":
+        drive.set_stall(active, t_s)
+    elif fault == "slip":
+        drive.set_slip(active, t_s)
+    elif fault == "drive_alarm":
+        drive.set_alarm(active, t_s)
+    elif fault == "limit":
+        drive.advance(t_s)
+        drive.forced_limit_pos = active
+    elif fault == "power_loss" and active:  # one-shot: clearing has nothing to undo
+        drive.power_cycle(t_s)

@@ -6,159 +6,36 @@ found by the poll loop goes through `trip()` (once; further trips wait for the r
 stop-like state halts the hardware. The poll loop reads the hardware, checks the protections
 and publishes, fast while anything moves or a fault is latched (so a reset sees fresh data).
 Subclasses keep their own STATES/TRANSITIONS table and the system-specific callbacks.
+
+The other parts of a deployment system: its hardware and shared state
+(`calibd/core/deployment_base.py`), its action table (`deployment_actions.py`), restart
+recovery (`deployment_recovery.py`), the source inventory (`deployment_inventory.py`), its
+presence for the interlock board (`deployment_presence.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Mapping
-from typing import Any, ClassVar, Literal, Protocol
+from collections.abc import Awaitable
+from typing import Any
 
-from calibd.core.axis import Axis
-from calibd.core.commands import Args, Command, NoArgs
+from calibd.core.actions import sources
+from calibd.core.commands import Command
+from calibd.core.deployment_actions import RESET_DESTINATIONS
+from calibd.core.deployment_inventory import SourceSlots
+from calibd.core.deployment_presence import PresenceReport
+from calibd.core.deployment_recovery import MISMATCH, RestartRecovery
 from calibd.core.errors import CommandError, ErrorCode, Trip
-from calibd.core.journal import AxisNow, JournaledDrive, SystemJournal
-from calibd.core.outbox import Outbox
-from calibd.core.presence import Point, Presence, Segment
-from calibd.core.recovery import reconcile
-from calibd.core.subsystem import ActionSpec, Fault, Handler, Subsystem, sources
-from calibd.core.timefmt import iso_now
 
-RESET_DESTINATIONS = frozenset({"UNKNOWN", "PARKED", "STOPPED"})
-#: actions that never take a parked system into the detector (every other motion does)
-NOT_ENTRY = frozenset(
-    {"status", "stop", "reset", "home", "select", "retract", "laser_on", "laser_off", "laser_scan"}
-)
 #: trips after which the encoder cannot be trusted: `reset` leads to UNKNOWN (home again)
 REHOME_AFTER = frozenset({"slip", "position_lost"})
 #: fresh readings a reset waits for after resetting the drive alarms (wall seconds)
 RESET_FRESH_S = 3.0
-#: the restart-recovery fault: only a slow retract (homing) or an expert override leaves it
-MISMATCH = "position_mismatch"
 
 
-def enters(action: str, deployed: bool) -> bool:
-    """Whether `action` takes a system that is not inside into the detector: every motion but
-    select/retract/home, and `home` too when the system is off its home switch (homing then
-    opens its gate valve: the source may be anywhere below it)."""
-    return action not in NOT_ENTRY or (action == "home" and deployed)
-
-
-class OverrideArgs(Args):
-    #: "drive": the drives' readings are right (they must still be homed); "unknown": the
-    #: position is unknown (UNKNOWN: home before use)
-    accept: Literal["drive", "unknown"]
-
-
-class MountArgs(Args):
-    source: str
-    unit: str | None = None
-
-
-class UnmountArgs(Args):
-    unit: str | None = None
-
-
-def action_table(
-    states: list[str], transitions: list[dict[str, Any]], motions: dict[str, type[Args]]
-) -> dict[str, ActionSpec]:
-    """The ACTIONS of a deployment system: `status` and `stop` in every state, `reset` where
-    the table defines it, each motion (with its argument model) in the states its trigger
-    leaves from (`retract` also where `recover` leaves from: the slow retract out of a
-    position mismatch), and the maintenance actions `override`, `mount`, `unmount`."""
-    every = frozenset(states)
-    table = {
-        "status": ActionSpec(NoArgs, every, motion=False),
-        "stop": ActionSpec(NoArgs, every, motion=False),
-        "reset": ActionSpec(NoArgs, sources(transitions, "reset", states), motion=False),
-        "override": ActionSpec(OverrideArgs, frozenset({"FAULT"}), motion=False, expert=True),
-        "mount": ActionSpec(MountArgs, every, motion=False, expert=True),
-        "unmount": ActionSpec(UnmountArgs, every, motion=False, expert=True),
-    }
-    for action, args in motions.items():
-        allowed = sources(transitions, action, states)
-        if action == "retract":
-            allowed |= sources(transitions, "recover", states)
-        table[action] = ActionSpec(args, allowed)
-    return table
-
-
-class Hardware(Protocol):
-    """The devices of one deployment system, as its FSM sees them."""
-
-    homed: bool
-
-    async def poll(self) -> None:
-        """Read every device once; raise Trip(comm_loss) for a lost device."""
-        ...
-
-    async def wake(self) -> None:
-        """Wake the motion sequences waiting for fresh readings."""
-        ...
-
-    async def wait_poll(self) -> None:
-        """Until the next poll's readings have been judged."""
-        ...
-
-    def check_protections(self) -> None:
-        """Raise Trip for the first protection the latest readings violate."""
-        ...
-
-    async def halt_all(self) -> None:
-        """Quick-stop every drive; never raises for a silent device."""
-        ...
-
-    async def reset_alarms(self) -> None:
-        """Clear drive alarms whose cause is gone."""
-        ...
-
-    def reference_lost(self) -> bool:
-        """A drive no longer knows its position (power loss)."""
-        ...
-
-    def any_moving(self) -> bool:
-        """Any drive in motion."""
-        ...
-
-    def telemetry(self) -> dict[str, Any]:
-        """Raw axis data for the telemetry topic."""
-        ...
-
-    def drive_axes(self) -> Mapping[str, Axis]:
-        """Every drive axis by name (journaled; checked by restart recovery)."""
-        ...
-
-
-class DeploymentSystem(Subsystem):
+class DeploymentSystem(RestartRecovery, SourceSlots, PresenceReport):
     """Shared behaviour of the systems that move a source (or vehicle) in and out."""
-
-    STATES: ClassVar[list[str]]
-    TRANSITIONS: ClassVar[list[dict[str, Any]]]
-    MOTION_STATES: ClassVar[frozenset[str]]
-
-    def __init__(
-        self,
-        name: str,
-        outbox: Outbox,
-        hw: Hardware,
-        *,
-        poll_fast_hz: float,
-        poll_idle_s: float,
-        time_scale: float = 1.0,
-    ) -> None:
-        super().__init__(name, outbox, time_scale=time_scale)
-        self.hw = hw
-        self.poll_fast_hz = poll_fast_hz
-        self.poll_idle_s = poll_idle_s
-        self.target: Any = None  # the running/last move's goal, in the system's own terms
-        self._tripping = False
-        self._poll_now = asyncio.Event()
-        self.polls = 0
-        #: the store's record of this system (None: nothing persisted, e.g. unit tests)
-        self.journal: SystemJournal | None = None
-        self.recovery_tolerance_counts = 64.0
-        self._recovered = False
 
     def motion_started(self) -> None:
         """A motion command was accepted: poll now, and fast from here on."""
@@ -212,214 +89,6 @@ class DeploymentSystem(Subsystem):
             self.hw.check_protections()
         except Trip as still:
             return still
-        return None
-
-    # ---- restart recovery and its journal -------------------------------------------------------
-
-    def attach_journal(self, journal: SystemJournal, tolerance_counts: float) -> None:
-        """Journal every drive command of this system (write-ahead) and recover from
-        `journal.persisted` at the first poll."""
-        self.journal = journal
-        self.recovery_tolerance_counts = tolerance_counts
-        for name, axis in self.hw.drive_axes().items():
-            axis.drive = JournaledDrive(axis.drive, name, journal)
-
-    def axes_now(self) -> dict[str, AxisNow]:
-        return {n: AxisNow.of(a.status, a.counts_per_rev) for n, a in self.hw.drive_axes().items()}
-
-    def persist(self) -> None:
-        """Snapshot the state, position and drive ranges into the journal."""
-        if self.journal is None:
-            return
-        fields = self.status_fields()
-        doc = {
-            "state": self.state,
-            "homed": self.hw.homed,
-            "deployed": fields.get("deployed"),
-            "position": fields.get("position"),
-            "target": self.target,
-            "source": fields.get("source"),
-        }
-        self.journal.record(doc, self.axes_now())
-
-    async def on_state_entered(self, event: Any) -> None:
-        await super().on_state_entered(event)
-        self.persist()
-
-    def _recover(self) -> None:
-        """Reconcile the persisted snapshot with the drives (see `calibd/core/recovery.py`)."""
-        self._recovered = True
-        journal = self.journal
-        if journal is None:
-            return
-        persisted, journal.persisted = journal.persisted, None
-        outcome = reconcile(
-            persisted,
-            self.axes_now(),
-            self.recovery_tolerance_counts,
-            deployed=bool(self.status_fields().get("deployed")),
-            first_start=journal.first_start,
-        )
-        self.log.warning(
-            "recovery", outcome=outcome.kind, state=outcome.state, message=outcome.message
-        )
-        self.event(
-            "recovery",
-            outcome=outcome.kind,
-            state=outcome.state,
-            message=outcome.message,
-            **outcome.details,
-        )
-        if outcome.kind == "restore" and persisted is not None:
-            self.hw.homed = True
-            self.target = persisted.get("target")
-            if self.state != "FAULT":
-                self._force_state(outcome.state)
-        elif outcome.kind == "mismatch":
-            self.hw.homed = False
-            self.latched = Fault(
-                MISMATCH, outcome.message, ErrorCode.INTERLOCK, allows=frozenset({"retract"})
-            )
-            self.event("fault", code=MISMATCH, message=outcome.message, axis="")
-            self._force_state("FAULT")
-        self.persist()
-        self.publish_status()
-
-    def _force_state(self, state: str) -> None:
-        """Take `state` without its callbacks (restart recovery: nothing is to be done)."""
-        src = self.state
-        if src == state:
-            return
-        self.machine.set_state(state, model=self)
-        self.since = iso_now()
-        self.event("transition", src=src, dst=state, trigger="recover", command=None)
-
-    def handler(self, action: str) -> Handler:
-        if action == "retract" and self.state == "FAULT":
-            return self.act_recover
-        return super().handler(action)
-
-    async def act_recover(self, cmd: Command, args: Any) -> None:
-        """`retract` out of a position mismatch: home slowly onto the switches, under the
-        tension watch of a system whose position is unknown."""
-        self.latched = None
-        self._tripping = False
-        self.target = None
-        await self.run_trigger("recover", {"PARKED"})
-
-    async def act_override(self, cmd: Command, args: OverrideArgs) -> None:
-        if args.accept == "drive":
-            self.hw.homed = True
-        else:
-            self.hw.homed = False
-        self.latched = None
-        self._tripping = False
-        self.event("override", accept=args.accept, operator=cmd.operator, command=cmd.id)
-        await self.run_trigger("reset", RESET_DESTINATIONS)
-
-    # ---- maintenance: the source inventory ------------------------------------------------------
-
-    def units(self) -> tuple[str, ...]:
-        """The units that carry a source (empty: the system itself carries one)."""
-        return ()
-
-    def slot_parked(self, unit: str | None) -> bool:
-        """Whether the slot (the system, or one of its units) is parked with nothing running."""
-        return (
-            self.command is None
-            and self.state not in self.MOTION_STATES
-            and not self.status_fields().get("deployed")
-        )
-
-    def check_common(self, action: str, args: Any) -> None:
-        if action == "override":
-            if self.latched is None or self.latched.code != MISMATCH:
-                raise CommandError(
-                    ErrorCode.INVALID_STATE, f"override applies only to a {MISMATCH} fault"
-                )
-            if args.accept == "drive" and self.hw.reference_lost():
-                raise CommandError(
-                    ErrorCode.INVALID_STATE,
-                    "a drive has lost its reference (not homed): its reading cannot be"
-                    " accepted; accept 'unknown' or retract",
-                )
-        if action in {"mount", "unmount"}:
-            units = self.units()
-            if units and args.unit not in units:
-                raise CommandError(
-                    ErrorCode.OUT_OF_RANGE, f"unit {args.unit!r} is not one of {', '.join(units)}"
-                )
-            if not units and args.unit is not None:
-                raise CommandError(ErrorCode.BAD_REQUEST, f"{self.name} has no units")
-            if not self.slot_parked(args.unit):
-                where = self.name if args.unit is None else f"{self.name} unit {args.unit}"
-                raise CommandError(
-                    ErrorCode.INVALID_STATE,
-                    f"{action} only while {where} is parked with no command running"
-                    f" (now {self.state})",
-                )
-            if self.inventory is None:
-                raise CommandError(ErrorCode.INTERNAL, "no source inventory")
-
-    def apply_maintenance(self, cmd: Command, args: Any) -> None:
-        if cmd.action in {"mount", "unmount"}:
-            apply = getattr(self.inventory, "apply")  # noqa: B009 - SourceLookup is read-only
-            apply(
-                cmd.action,
-                source=getattr(args, "source", None),
-                system=self.name,
-                unit=args.unit,
-                operator=cmd.operator,
-                command_id=cmd.id,
-            )
-
-    async def act_mount(self, cmd: Command, args: MountArgs) -> None:
-        self.publish_status()
-
-    async def act_unmount(self, cmd: Command, args: UnmountArgs) -> None:
-        self.publish_status()
-
-    # ---- presence (for the interlock board) ----------------------------------------------------
-
-    @property
-    def valve(self) -> str | None:
-        """The gate valve this system passes (None: none, e.g. the GT outside the acrylic)."""
-        valve = getattr(getattr(self, "cfg", None), "valve", None)
-        return valve if isinstance(valve, str) else None
-
-    def presence(self) -> Presence:
-        """`inside`: the source is (or is about to be) in the detector. A system off its home
-        switch with its gate valve closed is not (the closed valve proves its source is above
-        it: it closes only with nothing in its path); one running an entry command is, from
-        the moment the command is accepted (so two systems cannot both be let in)."""
-        fields = self.status_fields()
-        deployed = bool(fields.get("deployed"))
-        valve, valves = self.valve, getattr(self, "valves", None)
-        sealed = valve is not None and valves is not None and valves.valve(valve) == "closed"
-        entering = self.command is not None and enters(self.command.action, deployed)
-        inside = entering or (deployed and not sealed)
-        return Presence(
-            deployed=deployed,
-            inside=inside,
-            moving=self.state in self.MOTION_STATES or self.hw.any_moving(),
-            faulted=self.state == "FAULT",
-            source=fields.get("source"),
-            valve=valve,
-            cables=self.cables() if deployed and not sealed else (),
-            known=self.polls > 0,
-            point=self.point(),
-        )
-
-    def cables(self) -> tuple[Segment, ...]:
-        """The segments the deployed cables occupy (detector frame); none by default."""
-        return ()
-
-    def cables_for(self, action: str, args: Any) -> tuple[Segment, ...]:
-        """The segments the cables (or the vehicle's path) will occupy if `action` runs."""
-        return ()
-
-    def point(self) -> Point | None:
-        """The vehicle's position, for systems that are a vehicle (ROV)."""
         return None
 
     # ---- faults --------------------------------------------------------------------------------

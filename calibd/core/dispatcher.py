@@ -14,10 +14,11 @@ from typing import Protocol
 
 import structlog
 
+from calibd.core.actions import Final
 from calibd.core.commands import Command, Inbound, ReplyRoute, parse, peek_id, reply
 from calibd.core.errors import CommandError, ErrorCode, Trip
 from calibd.core.outbox import Outbox, Outgoing
-from calibd.core.subsystem import Final, Subsystem
+from calibd.core.subsystem import Subsystem
 
 log = structlog.get_logger("calibd.dispatcher", subsystem="daemon")
 PROGRAM_ACTIONS = ("program.run", "program.pause", "program.resume", "program.abort")

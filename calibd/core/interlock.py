@@ -1,7 +1,7 @@
 """What one interlock is, as data: the rows of the interlock tables (docs/interlocks.md).
 
 Three tables use it: the per-axis protections (`calibd/core/axis_rules.py`), the per-system
-rules of a deployment system (`calibd/core/deployment.py` `SYSTEM_INTERLOCKS`) and the
+rules of a deployment system (`calibd/core/system_rules.py` `SYSTEM_INTERLOCKS`) and the
 cross-system rules of the interlock board (`calibd/plant_rules.py`). A row names the interlock,
 its severity, the condition in words, what the daemon does, and how it ends; the predicate that
 evaluates it lives next to the row.

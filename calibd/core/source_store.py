@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import Field
 
+from calibd.core.actions import ActionSpec
 from calibd.core.commands import Args, Command
 from calibd.core.errors import CommandError, ErrorCode
-from calibd.core.subsystem import ActionSpec
 
 SOURCE_STORE_ACTIONS = ("register", "checkout", "return", "deactivate", "reactivate")
 

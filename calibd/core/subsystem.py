@@ -1,64 +1,29 @@
-"""Base of every subsystem: one FSM, its command tasks, its poll loop, its status.
+"""Base of every subsystem: one FSM, its command tasks, its poll loop, its faults.
 
 A subsystem is the `transitions` model. Commands are validated synchronously in `submit`
 (nothing moves before it returns) and then run as supervised tasks in the subsystem's own
 TaskGroup, each awaiting one FSM trigger. Long actions live in `on_enter_*` callbacks, so a
 `stop` or a `fault` trigger cancels them (transitions cancels the task that awaits the running
-trigger); the `on_enter_STOPPED` / `on_enter_FAULT` callbacks then stop the drives.
+trigger); the `on_enter_STOPPED` / `on_enter_FAULT` callbacks then stop the drives. The action
+table's vocabulary is `calibd/core/actions.py`; what a subsystem publishes (events, warnings,
+telemetry, status) is `calibd/core/publishing.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar, Protocol
 
 import structlog
 
-from calibd.core.commands import Args, Command, reply, validate_args
+from calibd.core.actions import ActionSpec, Fault, Final, Gate, Handler
+from calibd.core.commands import Command, reply, validate_args
 from calibd.core.errors import CommandError, ErrorCode, Trip
 from calibd.core.outbox import Outbox, Outgoing
+from calibd.core.publishing import StatusPublisher
 from calibd.core.timefmt import iso_now
-
-Handler = Callable[[Command, Any], Awaitable[None]]
-Check = Callable[[Any], None]
-
-
-#: how an accepted command ended: its final result and the error it failed with
-Final = tuple[str, CommandError | None]
-
-
-@dataclass(frozen=True)
-class ActionSpec:
-    """One action of a subsystem: argument model, the FSM states it is allowed in, and whether
-    it is a motion (motions are refused `busy` while another command runs)."""
-
-    args: type[Args]
-    states: frozenset[str]
-    motion: bool = True
-    #: a maintenance action: only on `{root}/{system}/expert/cmd` (else `unauthorized`)
-    expert: bool = False
-
-
-class Gate(Protocol):
-    """Cross-system inhibits (the interlock board), consulted before a command is accepted."""
-
-    def check(self, system: str, action: str, args: Any) -> None:
-        """Raise CommandError(interlock) naming the interlock that forbids `action` now."""
-        ...
-
-
-@dataclass(frozen=True)
-class Fault:
-    code: str
-    message: str
-    error: ErrorCode
-    axis: str = ""
-    #: motion actions still accepted while this fault is latched (e.g. a recovery retract)
-    allows: frozenset[str] = frozenset()
 
 
 class SourceLookup(Protocol):
@@ -69,25 +34,7 @@ class SourceLookup(Protocol):
         ...
 
 
-def sources(
-    table: Sequence[Mapping[str, Any]], trigger: str, states: Iterable[str]
-) -> frozenset[str]:
-    """States from which `trigger` is defined in a transition table (`*` expanded)."""
-    out: set[str] = set()
-    for row in table:
-        if row["trigger"] != trigger:
-            continue
-        src = row["source"]
-        if src == "*":
-            out.update(states)
-        elif isinstance(src, str):
-            out.add(src)
-        else:
-            out.update(src)
-    return frozenset(out)
-
-
-class Subsystem:
+class Subsystem(StatusPublisher):
     """Shared machinery; subclasses define STATES, TRANSITIONS, ACTIONS and the hardware."""
 
     ACTIONS: ClassVar[dict[str, ActionSpec]] = {}
@@ -265,81 +212,6 @@ class Subsystem:
         self.log.error("fault", code=exc.code, message=exc.message, axis=exc.axis)
         self.event("fault", code=exc.code, message=exc.message, axis=exc.axis)
         await self.trigger("fault")
-
-    # ---- publishing ------------------------------------------------------------------------
-
-    def event(self, kind: str, **fields: Any) -> None:
-        doc = {"event": kind, "system": self.name, "ts": iso_now(), **fields}
-        self.outbox.put(Outgoing("event", self.name, doc))
-
-    def warn(self, ident: str, active: bool, message: str = "") -> None:
-        """Raise or clear a `warning` interlock: reported in status and events, stops nothing."""
-        if active and ident not in self.warnings:
-            entry = {
-                "id": ident,
-                "system": self.name,
-                "severity": "warning",
-                "message": message,
-                "since": iso_now(),
-                "latched": False,
-            }
-            self.warnings[ident] = entry
-            self.event("interlock", state="raised", **entry)
-            self.publish_status()
-        elif active:
-            self.warnings[ident]["message"] = message
-        elif ident in self.warnings:
-            entry = self.warnings.pop(ident)
-            self.event("interlock", state="cleared", **entry)
-            self.publish_status()
-
-    def telemetry(self, payload: dict[str, Any]) -> None:
-        self.outbox.put(
-            Outgoing("telemetry", self.name, {"system": self.name, "ts": iso_now(), **payload})
-        )
-
-    def status_fields(self) -> dict[str, Any]:
-        """Subsystem part of the status: busy/homed/deployed/source/position/target."""
-        return {}
-
-    def publish_status(self) -> None:
-        self.seq += 1
-        self._last_status_s = time.monotonic()
-        doc: dict[str, Any] = {
-            "system": self.name,
-            "state": self.state,
-            "since": self.since,
-            "seq": self.seq,
-            "ts": iso_now(),
-            "busy": self.command is not None,
-            "interlocks": list(self.warnings.values()),
-            "fault": (
-                {"code": self.latched.code, "message": self.latched.message}
-                if self.latched
-                else None
-            ),
-            "command": (
-                {"id": self.command.id, "action": self.command.action} if self.command else None
-            ),
-        }
-        doc.update(self.status_fields())
-        self.outbox.status(self.name, doc)
-
-    def status_due(self, interval_s: float) -> bool:
-        return time.monotonic() - self._last_status_s >= interval_s
-
-    # called by calibd.core.fsm before the new state's on_enter action
-    async def on_state_entered(self, event: Any) -> None:
-        self.since = iso_now()
-        self.event(
-            "transition",
-            src=event.transition.source,
-            dst=event.transition.dest,
-            trigger=event.event.name,
-            command=self.command.id if self.command else None,
-        )
-        self.log.info("transition", src=event.transition.source, dst=event.transition.dest)
-        self.publish_status()
 
     # ---- running ---------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ from calibd.buses import Buses
 from calibd.config import ConfigError, load_config
 from calibd.core.outbox import Outbox
 from calibd.program.model import ProgramError, load_program
-from calibd.program.plan import hms, make_plan
+from calibd.program.plan import hms
+from calibd.program.planner import make_plan
 from calibd.program.sources import SourcesError, offline_sources
 
 EXIT_RUNNABLE, EXIT_PROBLEMS, EXIT_UNREADABLE = 0, 1, 2

@@ -15,7 +15,7 @@ from pathlib import Path
 from calibd.config import Settings
 from calibd.program.model import family
 from calibd.store.db import FILENAME, has_table, open_read_only
-from calibd.store.inventory import IN_USE, SourceRecord
+from calibd.store.inventory_rules import IN_USE, SourceRecord
 
 _SELECT = "SELECT id, kind, activity_bq, radioactive, state, system, unit, updated FROM sources"
 

@@ -1,9 +1,10 @@
 """The source inventory: which source is mounted where and its state, written as it changes.
 
-Each source is in one of `STATES`; `ACTIONS` is the whole state table. A source mounted on a
-system is `<family>_in_use` (cls1 and cls2 are both family `cls`) and holds that slot (the
-system, and the unit for the ACU). Every change is one `sources` row and one `source_history`
-row through the store's `Writer`, one `inventory` event and a fresh retained `inventory`.
+`Inventory` holds every source's record (and which slot it holds) in memory, applies the
+actions of the state table (`calibd/store/inventory_rules.py`: the states, the record, the
+checks), seeds the store from the config once and compares it afterwards. Every change is one
+`sources` row and one `source_history` row through the store's `Writer`, one `inventory` event
+and a fresh retained `inventory`.
 
 Whether the slot is parked is checked by the caller (the subsystem), not here.
 """
@@ -11,48 +12,31 @@ Whether the slot is parked is checked by the caller (the subsystem), not here.
 from __future__ import annotations
 
 import asyncio
-import math
-import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import asdict, replace
 
 import structlog
 
-from calibd.cfg_inventory import SOURCE_ID_PATTERN, InventoryCfg, SourceCfg
+from calibd.cfg_inventory import InventoryCfg, SourceCfg
 from calibd.core.errors import CommandError, ErrorCode
 from calibd.core.outbox import Outbox, Outgoing
 from calibd.core.timefmt import iso_now
 from calibd.store.db import StoreError
+from calibd.store.inventory_rules import (
+    ACTIONS,
+    IN_USE,
+    Slot,
+    SourceRecord,
+    check_slot,
+    check_state,
+    known,
+    new_record,
+    where,
+)
 from calibd.store.writer import Writer
 
 log = structlog.get_logger("calibd.store.inventory", subsystem="store")
 
-#: the state of a source mounted on a system of that family
-IN_USE = "{family}_in_use"
-STATES = (
-    "in_stock",
-    "checked_out",
-    "acu_in_use",
-    "cls_in_use",
-    "gt_in_use",
-    "rov_in_use",
-    "inactive",
-)
-#: action -> (allowed from-states, to-state); register's from-states are empty: a new id
-ACTIONS: dict[str, tuple[frozenset[str], str]] = {
-    "register": (frozenset(), "in_stock"),
-    "checkout": (frozenset({"in_stock"}), "checked_out"),
-    "return": (frozenset({"checked_out"}), "in_stock"),
-    "deactivate": (frozenset({"in_stock", "checked_out"}), "inactive"),
-    "reactivate": (frozenset({"inactive"}), "in_stock"),
-    "mount": (frozenset({"in_stock", "checked_out"}), IN_USE),
-    # the source comes off into the glove box, in hand
-    "unmount": (frozenset({IN_USE}), "checked_out"),
-}
-#: families whose systems carry sources on units (a slot there is (system, unit))
-UNIT_FAMILIES = frozenset({"acu"})
-KIND_MAX_CHARS = 64
 TOPIC = "inventory"
 LOAD_TIMEOUT_S = 5.0
 
@@ -66,27 +50,6 @@ _HISTORY = (
 )
 _SELECT = "SELECT id, kind, activity_bq, radioactive, state, system, unit, updated FROM sources"
 _COMPARED = ("kind", "activity_bq", "radioactive", "state", "system", "unit")
-
-Slot = tuple[str, str | None]
-
-
-@dataclass(frozen=True)
-class SourceRecord:
-    id: str
-    kind: str
-    activity_bq: float | None
-    radioactive: bool
-    state: str
-    system: str | None
-    unit: str | None
-    updated: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def where(system: str, unit: str | None) -> str:
-    return system if unit is None else f"{system} unit {unit}"
 
 
 class Inventory:
@@ -166,11 +129,11 @@ class Inventory:
         before: SourceRecord | None
         if action == "register":
             before = None
-            after = self._new(source, kind, activity_bq, radioactive, ts)
+            after = new_record(self._records, source, kind, activity_bq, radioactive, ts)
         elif action == "mount":
-            name, family = self._slot(action, system, unit)
-            before = self._known(action, source)
-            self._check_state(action, before, allowed, target)
+            name, family = check_slot(self.families, action, system, unit)
+            before = known(self._records, action, source)
+            check_state(action, before, allowed, target)
             occupant = self.mounted(name, unit)
             if occupant is not None:
                 raise CommandError(
@@ -180,7 +143,7 @@ class Inventory:
             state = target.format(family=family)
             after = replace(before, state=state, system=name, unit=unit, updated=ts)
         elif action == "unmount":
-            name, family = self._slot(action, system, unit)
+            name, family = check_slot(self.families, action, system, unit)
             before = self.mounted(name, unit)
             if before is None:
                 raise CommandError(
@@ -193,11 +156,11 @@ class Inventory:
                     f"{where(name, unit)} holds source {before.id}, not {source}",
                 )
             in_use = {s.format(family=family) for s in allowed}
-            self._check_state(action, before, frozenset(in_use), target)
+            check_state(action, before, frozenset(in_use), target)
             after = replace(before, state=target, system=None, unit=None, updated=ts)
         else:
-            before = self._known(action, source)
-            self._check_state(action, before, allowed, target)
+            before = known(self._records, action, source)
+            check_state(action, before, allowed, target)
             after = replace(before, state=target, updated=ts)
         slot_system, slot_unit = (system, unit) if action in {"mount", "unmount"} else (None, None)
         if before is not None and before.system is not None:
@@ -219,92 +182,6 @@ class Inventory:
         self.outbox.put(Outgoing("event", slot_system, payload))
         self.publish()
         return after
-
-    # ---- validation ----------------------------------------------------------------------------
-
-    def _known_ids(self) -> str:
-        return ", ".join(sorted(self._records)) or "none registered"
-
-    def _known(self, action: str, source: str | None) -> SourceRecord:
-        if source is None:
-            raise CommandError(ErrorCode.BAD_REQUEST, f"{action} needs a source id")
-        record = self._records.get(source)
-        if record is None:
-            raise CommandError(
-                ErrorCode.OUT_OF_RANGE,
-                f"unknown source {source!r}; known: {self._known_ids()}",
-            )
-        return record
-
-    def _new(
-        self,
-        source: str | None,
-        kind: str | None,
-        activity_bq: float | None,
-        radioactive: bool,
-        ts: str,
-    ) -> SourceRecord:
-        if source is None:
-            raise CommandError(ErrorCode.BAD_REQUEST, "register needs a new source id")
-        if re.fullmatch(SOURCE_ID_PATTERN, source) is None:
-            raise CommandError(
-                ErrorCode.OUT_OF_RANGE,
-                f"bad source id {source!r}: 1-32 characters of letters, digits, '.', '_', '-'"
-                f" (known: {self._known_ids()})",
-            )
-        old = self._records.get(source)
-        if old is not None:
-            raise CommandError(
-                ErrorCode.INVALID_STATE,
-                f"source {source} is already registered ({old.kind}, {old.state}):"
-                " register it under a new id",
-            )
-        if kind is None or not kind.strip():
-            raise CommandError(ErrorCode.BAD_REQUEST, "register needs the source's kind")
-        if len(kind) > KIND_MAX_CHARS:
-            raise CommandError(
-                ErrorCode.OUT_OF_RANGE, f"kind is longer than {KIND_MAX_CHARS} characters"
-            )
-        if activity_bq is not None and not (math.isfinite(activity_bq) and activity_bq >= 0):
-            raise CommandError(
-                ErrorCode.OUT_OF_RANGE, f"activity_bq must be >= 0 (got {activity_bq})"
-            )
-        return SourceRecord(source, kind, activity_bq, radioactive, "in_stock", None, None, ts)
-
-    def _slot(self, action: str, system: str | None, unit: str | None) -> tuple[str, str]:
-        """(system, its family) of a valid slot."""
-        if system is None:
-            raise CommandError(ErrorCode.BAD_REQUEST, f"{action} needs a system")
-        family = self.families.get(system)
-        if family is None:
-            raise CommandError(
-                ErrorCode.OUT_OF_RANGE,
-                f"unknown system {system!r}; one of {', '.join(sorted(self.families))}",
-            )
-        if family in UNIT_FAMILIES and unit is None:
-            raise CommandError(ErrorCode.BAD_REQUEST, f"{action} on {system} needs a unit")
-        if family not in UNIT_FAMILIES and unit is not None:
-            raise CommandError(ErrorCode.BAD_REQUEST, f"{system} has no units")
-        return system, family
-
-    def _check_state(
-        self, action: str, record: SourceRecord, allowed: frozenset[str], target: str
-    ) -> None:
-        if record.state in allowed:
-            return
-        at = "" if record.system is None else f" on {where(record.system, record.unit)}"
-        if record.system is not None:
-            hint = f"unmount it from {where(record.system, record.unit)} first"
-        elif record.state == target:
-            hint = "nothing to do"
-        elif record.state == "inactive":
-            hint = "reactivate it first"
-        else:
-            hint = f"{action} applies only to a source that is {' or '.join(sorted(allowed))}"
-        raise CommandError(
-            ErrorCode.INVALID_STATE,
-            f"cannot {action} source {record.id}: it is {record.state}{at}; {hint}",
-        )
 
     # ---- memory and store ----------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from calibd.config import AcuCfg
 from calibd.core.commands import Args, Command, NoArgs
-from calibd.core.deployment import action_table
+from calibd.core.deployment_actions import action_table
 from calibd.core.errors import CommandError, ErrorCode
 from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox

@@ -16,8 +16,10 @@ import structlog
 
 from calibd.cfg_interlocks import InterlocksCfg
 from calibd.config import AcuCfg, UnitCfg
-from calibd.core.axis import Axis, MotionTracker, TensionWindow, halt_axes
+from calibd.core.axes import halt_axes
+from calibd.core.axis import Axis, TensionWindow
 from calibd.core.errors import ErrorCode, Trip
+from calibd.core.motion_tracker import MotionTracker
 from calibd.core.spool import Drum, HangingCable, SpoolModel
 from drivers.base import Drive, ForceSensor
 from drivers.errors import CommError, DriverError

@@ -11,9 +11,9 @@ from typing import Any, Self
 from pydantic import Field, model_validator
 
 from calibd.cfg_laser import LaserCfg
+from calibd.core.actions import ActionSpec
 from calibd.core.commands import Args, NoArgs
 from calibd.core.errors import CommandError, ErrorCode, Trip
-from calibd.core.subsystem import ActionSpec
 from drivers.laser import LaserStatus
 
 #: rounding margin on the intensity range (JSON round trips, 1e-4 written as 0.0001)

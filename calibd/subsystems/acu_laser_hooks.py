@@ -20,10 +20,10 @@ import asyncio
 from typing import Any
 
 from calibd.config import AcuCfg
+from calibd.core.actions import Handler
 from calibd.core.commands import Command
 from calibd.core.deployment import DeploymentSystem
 from calibd.core.errors import CommandError, ErrorCode, Trip
-from calibd.core.subsystem import Handler
 from calibd.core.valves import ValveControl
 from calibd.subsystems.acu_axes import AcuAxes
 from calibd.subsystems.acu_laser import AcuLaser

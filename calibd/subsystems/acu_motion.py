@@ -12,7 +12,7 @@ from collections.abc import Callable
 import structlog
 
 from calibd.config import AcuCfg
-from calibd.core.axis import driver_io, wait_fresh_until
+from calibd.core.axes import driver_io, wait_fresh_until
 from calibd.core.errors import ErrorCode, Trip
 from calibd.core.valves import ValveControl
 from calibd.subsystems.acu_axes import AcuAxes, UnitAxis

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from calibd.config import AcuCfg
-from calibd.core.axis import driver_io, wait_fresh_until
+from calibd.core.actions import Fault
+from calibd.core.axes import driver_io, wait_fresh_until
 from calibd.core.commands import Args, Command
 from calibd.core.errors import CommandError, ErrorCode, Trip
 from calibd.core.outbox import Outbox, Outgoing
-from calibd.core.subsystem import Fault, SourceLookup
+from calibd.core.subsystem import SourceLookup
 from calibd.core.timefmt import iso_now
 from calibd.subsystems.acu_axes import AcuAxes, UnitAxis
 from calibd.subsystems.acu_motion import AcuMotion

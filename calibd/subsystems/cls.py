@@ -12,7 +12,8 @@ from typing import Any
 
 from calibd.cfg_cls import ClsCfg
 from calibd.core.commands import Args, Command, NoArgs
-from calibd.core.deployment import DeploymentSystem, action_table
+from calibd.core.deployment import DeploymentSystem
+from calibd.core.deployment_actions import action_table
 from calibd.core.errors import CommandError, ErrorCode
 from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox

@@ -13,8 +13,10 @@ import structlog
 
 from calibd.cfg_cls import ClsCfg
 from calibd.cfg_interlocks import InterlocksCfg
-from calibd.core.axis import Axes, Axis, MotionTracker, TensionWindow, cable_soft_rev
+from calibd.core.axes import Axes
+from calibd.core.axis import Axis, TensionWindow, cable_soft_rev
 from calibd.core.errors import Trip
+from calibd.core.motion_tracker import MotionTracker
 from calibd.subsystems.cls_kinematics import ClsModel, Pose
 from drivers.base import Drive, ForceSensor, PositionSensor, UssFix
 from drivers.errors import DriverError

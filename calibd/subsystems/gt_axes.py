@@ -8,8 +8,10 @@ from typing import Any
 
 from calibd.cfg_gt import GtCfg
 from calibd.cfg_interlocks import InterlocksCfg
-from calibd.core.axis import Axes, Axis, MotionTracker, TensionWindow, cable_soft_rev
+from calibd.core.axes import Axes
+from calibd.core.axis import Axis, TensionWindow, cable_soft_rev
 from calibd.core.errors import Trip
+from calibd.core.motion_tracker import MotionTracker
 from calibd.subsystems.gt_model import GtModel
 from drivers.base import Drive, ForceSensor
 

@@ -12,6 +12,7 @@ import time
 from typing import Any, Protocol
 
 from calibd.config import HouseCfg
+from calibd.core.actions import ActionSpec, Handler, sources
 from calibd.core.commands import NoArgs
 from calibd.core.errors import CommandError, ErrorCode, Trip
 from calibd.core.fsm import attach
@@ -21,7 +22,7 @@ from calibd.core.source_store import (
     apply_store_action,
     store_actions,
 )
-from calibd.core.subsystem import ActionSpec, Handler, Subsystem, sources
+from calibd.core.subsystem import Subsystem
 from drivers.base import IoDevice
 from drivers.errors import DriverError
 from drivers.io_module import IoSnapshot

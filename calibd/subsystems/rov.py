@@ -11,7 +11,8 @@ from typing import Any
 
 from calibd.cfg_rov import RovCfg
 from calibd.core.commands import Args, Command, NoArgs
-from calibd.core.deployment import DeploymentSystem, action_table
+from calibd.core.deployment import DeploymentSystem
+from calibd.core.deployment_actions import action_table
 from calibd.core.errors import CommandError, ErrorCode, Trip
 from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox

@@ -15,7 +15,8 @@ from calibd.cfg_rov import RovCfg
 from calibd.core.errors import Trip
 from calibd.core.valves import ValveControl
 from calibd.subsystems.rov_nav import Vec, norm, sub
-from calibd.subsystems.rov_plant import RovPlant, TensionMode
+from calibd.subsystems.rov_plant import RovPlant
+from calibd.subsystems.rov_readings import TensionMode
 
 log = structlog.get_logger("calibd.rov.motion", subsystem="rov")
 HANG_SLACK_M = 0.1  # umbilical left slack at the launch point before the thrusters let go

@@ -21,7 +21,9 @@ from calibd.subsystems.acu import Acu
 from calibd.subsystems.acu_axes import AcuAxes, spool_model
 from calibd.subsystems.house import House
 from drivers.errors import CommError
-from drivers.fake import FakeDrive, FakeForceSensor, FakeIo
+from drivers.fake_drive import FakeDrive
+from drivers.fake_io import FakeIo
+from drivers.fake_sensors import FakeForceSensor
 from drivers.laser import LaserController
 from drivers.stepper import DriveStatus
 from simulators.clock import SimClock

@@ -18,7 +18,9 @@ from calibd.core.spool import SpoolModel
 from calibd.subsystems.acu import STATES, TRANSITIONS, Acu
 from calibd.subsystems.acu_axes import AcuAxes, spool_model
 from calibd.subsystems.house import House
-from drivers.fake import FakeDrive, FakeForceSensor, FakeIo
+from drivers.fake_drive import FakeDrive
+from drivers.fake_io import FakeIo
+from drivers.fake_sensors import FakeForceSensor
 from drivers.stepper import DriveStatus
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -19,7 +19,9 @@ from calibd.subsystems.cls import STATES, TRANSITIONS, Cls
 from calibd.subsystems.cls_axes import ClsAxes
 from calibd.subsystems.cls_kinematics import ClsModel
 from calibd.subsystems.house import House
-from drivers.fake import FakeDrive, FakeForceSensor, FakeIo, FakePositionSensor
+from drivers.fake_drive import FakeDrive
+from drivers.fake_io import FakeIo
+from drivers.fake_sensors import FakeForceSensor, FakePositionSensor
 from simulators.cls_physics import LoopPhysics
 from simulators.config import load_config as load_sim_config
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from calibd.core.outbox import Outbox, Outgoing
 from calibd.store.db import Store
-from calibd.store.deployments import SUMMARY_TOPIC, DeploymentLog
+from calibd.store.deployment_book import SUMMARY_TOPIC
+from calibd.store.deployments import DeploymentLog
 from calibd.store.writer import Writer
 
 SYSTEMS = ("acu", "cls1", "cls2", "gt", "rov")

@@ -19,7 +19,8 @@ from calibd.core.errors import CommandError
 from calibd.core.outbox import Outbox
 from calibd.subsystems.gt import STATES, TRANSITIONS, Gt
 from calibd.subsystems.gt_axes import GtAxes
-from drivers.fake import FakeDrive, FakeForceSensor
+from drivers.fake_drive import FakeDrive
+from drivers.fake_sensors import FakeForceSensor
 from simulators.config import load_config as load_sim_config
 from simulators.gt_physics import LoopPhysics, LoopState
 

@@ -12,7 +12,7 @@ from calibd.config import load_config
 from calibd.core.errors import Trip
 from calibd.core.outbox import Outbox
 from calibd.subsystems.house import House
-from drivers.fake import FakeIo
+from drivers.fake_io import FakeIo
 
 ROOT = Path(__file__).resolve().parents[3]
 

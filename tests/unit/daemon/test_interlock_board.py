@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from calibd.cfg_interlocks import InterlocksCfg, RunPermitCfg
+from calibd.core.actions import Fault
 from calibd.core.errors import CommandError, ErrorCode, Trip
 from calibd.core.fsm import attach
 from calibd.core.outbox import Outbox, Outgoing
 from calibd.core.presence import Presence, Segment
-from calibd.core.subsystem import Fault, Subsystem
+from calibd.core.subsystem import Subsystem
 from calibd.interlocks import InterlockBoard
 from calibd.subsystems.house import ValveGuard
 

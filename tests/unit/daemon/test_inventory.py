@@ -14,7 +14,8 @@ from calibd.cfg_inventory import InventoryCfg, SourceCfg, parse_mount
 from calibd.core.errors import CommandError, ErrorCode
 from calibd.core.outbox import Outbox, Outgoing
 from calibd.store.db import Store
-from calibd.store.inventory import TOPIC, Inventory, SourceRecord
+from calibd.store.inventory import TOPIC, Inventory
+from calibd.store.inventory_rules import SourceRecord
 from calibd.store.writer import Writer
 
 FAMILIES = {"acu": "acu", "cls1": "cls", "cls2": "cls", "gt": "gt", "rov": "rov"}

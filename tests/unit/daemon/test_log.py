@@ -19,10 +19,12 @@ import structlog
 from structlog.testing import capture_logs
 
 import calibd
-from calibd.core.axis import Axes, Axis
+from calibd.core.axes import Axes
+from calibd.core.axis import Axis
 from calibd.core.errors import Trip
 from calibd.log import configure_logging
-from drivers.fake import FakeDrive, FakeForceSensor
+from drivers.fake_drive import FakeDrive
+from drivers.fake_sensors import FakeForceSensor
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -142,7 +144,7 @@ def test_every_module_logger_is_lazy_and_bound_to_a_subsystem(module: str, log: 
 
 
 #: modules whose one logger serves cls1 and cls2 (or every system): subsystem= on every call
-SHARED = {"calibd.core.axis", "calibd.subsystems.cls_axes", "calibd.subsystems.cls_motion"}
+SHARED = {"calibd.core.axes", "calibd.subsystems.cls_axes", "calibd.subsystems.cls_motion"}
 
 
 def _calls_without_subsystem(module: str) -> list[int]:

@@ -15,7 +15,9 @@ from calibd.subsystems.acu import Acu
 from calibd.subsystems.acu_axes import AcuAxes, spool_model
 from calibd.subsystems.house import House
 from drivers.base import Drive, ForceSensor
-from drivers.fake import FakeDrive, FakeForceSensor, FakeIo
+from drivers.fake_drive import FakeDrive
+from drivers.fake_io import FakeIo
+from drivers.fake_sensors import FakeForceSensor
 from tests.unit.daemon.test_acu_fsm import Turntable
 from tests.vtime import VirtualTimeLoop
 

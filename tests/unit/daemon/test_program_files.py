@@ -15,7 +15,8 @@ from calibd.buses import Buses
 from calibd.config import Settings, load_config
 from calibd.core.outbox import Outbox
 from calibd.program.model import PointsStep, Program, family, load_program
-from calibd.program.plan import Plan, make_plan
+from calibd.program.plan import Plan
+from calibd.program.planner import make_plan
 from calibd.program.sources import seeded
 
 ROOT = Path(__file__).resolve().parents[3]

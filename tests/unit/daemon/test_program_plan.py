@@ -20,14 +20,16 @@ from calibd.config import Settings, load_config
 from calibd.core.outbox import Outbox
 from calibd.core.subsystem import Subsystem
 from calibd.devbroker import private_config
-from calibd.program import plan as plan_module
-from calibd.program.eta import drive_s, estimator, jog_s, profile_s
+from calibd.program import planner as plan_module
+from calibd.program.estimators import estimator
+from calibd.program.eta import drive_s, jog_s, profile_s
 from calibd.program.model import Program
-from calibd.program.plan import Plan, hms, make_plan
+from calibd.program.plan import Plan, hms
 from calibd.program.plan_cli import run_plan
+from calibd.program.planner import make_plan
 from calibd.program.sources import SourcesError, offline_sources, seeded
 from calibd.store.db import FILENAME
-from calibd.store.inventory import SourceRecord
+from calibd.store.inventory_rules import SourceRecord
 from simulators.motion import plan_jog, plan_move
 
 ROOT = Path(__file__).resolve().parents[3]

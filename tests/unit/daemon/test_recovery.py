@@ -11,7 +11,7 @@ import pytest
 
 from calibd.core.journal import UPSERT, AxisNow, JournaledDrive, SystemJournal
 from calibd.core.recovery import reconcile
-from drivers.fake import FakeDrive
+from drivers.fake_drive import FakeDrive
 from drivers.stepper import DriveStatus
 
 CPR = 1000  # counts per revolution: a tolerance of 64 counts is 0.064 rev

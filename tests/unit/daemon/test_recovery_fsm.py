@@ -20,7 +20,8 @@ import pytest
 
 from calibd.config import load_config
 from calibd.core.commands import Command, ReplyRoute
-from calibd.core.deployment import MISMATCH, DeploymentSystem
+from calibd.core.deployment import DeploymentSystem
+from calibd.core.deployment_recovery import MISMATCH
 from calibd.core.errors import CommandError
 from calibd.core.journal import SystemJournal
 from calibd.core.outbox import Outbox, Outgoing
@@ -39,7 +40,9 @@ from calibd.subsystems.house import House
 from calibd.subsystems.rov import Rov
 from calibd.subsystems.rov_nav import Umbilical
 from calibd.subsystems.rov_plant import RovPlant
-from drivers.fake import FakeDrive, FakeForceSensor, FakeIo, FakePositionSensor
+from drivers.fake_drive import FakeDrive
+from drivers.fake_io import FakeIo
+from drivers.fake_sensors import FakeForceSensor, FakePositionSensor
 from drivers.rov_vehicle import FakeVehicle
 from simulators.cls_physics import LoopPhysics as ClsPhysics
 from simulators.config import load_config as load_sim_config

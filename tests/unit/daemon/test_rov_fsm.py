@@ -20,7 +20,9 @@ from calibd.subsystems.house import House
 from calibd.subsystems.rov import STATES, TRANSITIONS, Rov
 from calibd.subsystems.rov_nav import Umbilical
 from calibd.subsystems.rov_plant import RovPlant
-from drivers.fake import FakeDrive, FakeForceSensor, FakeIo, FakePositionSensor
+from drivers.fake_drive import FakeDrive
+from drivers.fake_io import FakeIo
+from drivers.fake_sensors import FakeForceSensor, FakePositionSensor
 from drivers.rov_vehicle import FakeVehicle
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -6,7 +6,10 @@ import pytest
 
 from drivers.base import Drive, ForceSensor, IoDevice
 from drivers.errors import CommError
-from drivers.fake import FakeDrive, FakeForceSensor, FakeIo, ManualClock
+from drivers.fake import ManualClock
+from drivers.fake_drive import FakeDrive
+from drivers.fake_io import FakeIo
+from drivers.fake_sensors import FakeForceSensor
 from drivers.load_cell import LoadStatus
 
 

@@ -17,7 +17,8 @@ from drivers.stepper import StepperDrive
 
 def test_protocol_module_does_not_import_bus_libraries() -> None:
     code = (
-        "import sys, drivers.base, drivers.fake\n"
+        "import sys, drivers.base, drivers.fake, drivers.fake_drive, drivers.fake_io\n"
+        "import drivers.fake_sensors\n"
         "bad = [m for m in ('pymodbus', 'serial', 'serial_asyncio_fast', 'drivers.modbus_bus',"
         " 'drivers.serial_line') if m in sys.modules]\n"
         "assert not bad, bad\n"

@@ -8,7 +8,8 @@ from simulators.clock import ManualClock
 from simulators.config import SimConfig
 from simulators.modbus_front import int32_words
 from simulators.rack import Rack
-from simulators.stepper import ALARM, HOME, LIMIT_POS, MOVING, START, Drive
+from simulators.stepper import Drive
+from simulators.stepper_map import ALARM, HOME, LIMIT_POS, MOVING, START
 
 
 def lowered_rack(sim_config: SimConfig, paid_counts: int = 6000) -> tuple[Rack, ManualClock]:

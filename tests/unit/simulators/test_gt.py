@@ -12,7 +12,8 @@ from simulators.config_gt import GtCfg
 from simulators.gt import Gt
 from simulators.gt_physics import LoopPhysics
 from simulators.modbus_front import int32_words
-from simulators.stepper import ALARM_LIMIT, HOME, HOME_SW, HOMED, LIMIT_NEG, START, Drive
+from simulators.stepper import Drive
+from simulators.stepper_map import ALARM_LIMIT, HOME, HOME_SW, HOMED, LIMIT_NEG, START
 
 ROOT = Path(__file__).resolve().parents[3]
 

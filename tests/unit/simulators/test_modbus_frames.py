@@ -15,7 +15,8 @@ from simulators.clock import ManualClock
 from simulators.config import SimConfig, TcpEndpoint, parse_endpoint
 from simulators.modbus_front import int32_words
 from simulators.rack import Rack
-from simulators.stepper import HOME, START, Drive
+from simulators.stepper import Drive
+from simulators.stepper_map import HOME, START
 
 from ..golden_doc import ModbusFrame, transaction
 

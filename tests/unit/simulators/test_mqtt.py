@@ -18,7 +18,7 @@ import pytest
 
 from simulators.config import load_config
 from simulators.rack import Rack
-from simulators.stepper import HALT
+from simulators.stepper_map import HALT
 
 from .conftest import free_port, write_config
 

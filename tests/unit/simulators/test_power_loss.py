@@ -9,7 +9,8 @@ import pytest
 from simulators.clock import ManualClock
 from simulators.config import SimConfig, load_config
 from simulators.rack import Rack
-from simulators.stepper import (
+from simulators.stepper import Drive
+from simulators.stepper_map import (
     ALARM,
     ALARM_LIMIT,
     ALARM_OVERLOAD,
@@ -21,7 +22,6 @@ from simulators.stepper import (
     IN_POSITION,
     LIMIT_NEG,
     MOVING,
-    Drive,
 )
 
 from .test_stepper import move, regs, spool_drive

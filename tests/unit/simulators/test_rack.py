@@ -16,7 +16,7 @@ from simulators.config import SimConfig, TcpEndpoint, parse_endpoint
 from simulators.load_cell import checksum
 from simulators.modbus_front import int32_from, int32_words
 from simulators.rack import Rack
-from simulators.stepper import HOMED, IN_POSITION, MOVING
+from simulators.stepper_map import HOMED, IN_POSITION, MOVING
 
 DEADLINE_S = 3.0
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from simulators.acu import SpoolMechanics, TurntableMechanics
 from simulators.clock import ManualClock
 from simulators.config import SimConfig
+from simulators.mechanics import SpoolMechanics, TurntableMechanics
 from simulators.modbus_front import int32_from, int32_words
 from simulators.spool import Drum
-from simulators.stepper import (
+from simulators.stepper import Drive
+from simulators.stepper_map import (
     ALARM,
     ENABLED,
     HALT,
@@ -21,7 +22,6 @@ from simulators.stepper import (
     MOVING,
     START,
     STOP,
-    Drive,
 )
 
 from .test_spool import SPOOL

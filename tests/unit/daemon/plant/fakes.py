@@ -9,7 +9,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from calibd.subsystems.rov_nav import Umbilical
-from drivers.fake import FakeDrive, FakeForceSensor, FakeIo
+from drivers.fake_drive import FakeDrive
+from drivers.fake_io import FakeIo
+from drivers.fake_sensors import FakeForceSensor
 from drivers.io_module import IoSnapshot
 from drivers.rov_vehicle import FakeVehicle
 from drivers.stepper import AlarmCode, DriveStatus

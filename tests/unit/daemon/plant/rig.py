@@ -36,7 +36,7 @@ from calibd.subsystems.rov import Rov
 from calibd.subsystems.rov_nav import Umbilical
 from calibd.subsystems.rov_plant import RovPlant
 from drivers.base import Drive, ForceSensor
-from drivers.fake import FakePositionSensor
+from drivers.fake_sensors import FakePositionSensor
 from drivers.load_cell import LoadStatus
 from drivers.stepper import AlarmCode
 from simulators import cls_physics
