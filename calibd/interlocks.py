@@ -1,9 +1,7 @@
 """The interlock board: evaluates the cross-system table, gates commands, publishes the board.
 
-- Evaluated after every poll of fresh data of any subsystem (`on_fresh`) and, as a backstop,
-  every `period_s` while any system polls fast (moving, busy, faulted) or every `idle_period_s`
-  when all are idle (the invariants test proves the rules with a 0.25 s backstop), on cached
-  readings only (no I/O): each row of `calibd.plant_rules.PLANT_INTERLOCKS` says what
+- Evaluated after every poll of fresh data of any subsystem (`on_fresh`) and every `period_s`,
+  on cached readings only (no I/O): each row of `calibd.plant_rules.PLANT_INTERLOCKS` says what
   is active now; a `trip` finding trips the systems it names (each halts at once and latches
   FAULT until the cause is gone and an operator sends `reset`).
 - `check(system, action, args)`, called by every subsystem's `submit` before anything moves,
@@ -51,8 +49,6 @@ class Deployable(Protocol):
 
     def trip(self, exc: Trip) -> None: ...
 
-    def poll_fast(self) -> bool: ...
-
 
 class HouseView(Protocol):
     """What the board reads from (and installs into) the house."""
@@ -73,7 +69,6 @@ class InterlockBoard:
         cfg: InterlocksCfg | None = None,
         *,
         period_s: float = 0.02,
-        idle_period_s: float = 0.2,
     ) -> None:
         self.subsystems = subsystems
         self.deployment: dict[str, Deployable] = {
@@ -83,7 +78,6 @@ class InterlockBoard:
         self.outbox = outbox
         self.cfg = cfg or InterlocksCfg()
         self.period_s = period_s
-        self.idle_period_s = max(period_s, idle_period_s)
         #: liveness for the systemd watchdog (calibd/watchdog.py): poll rounds each system's
         #: loop has reported through `fresh` (once per round, read or failed), and this loop's
         self.polls: dict[str, int] = dict.fromkeys(subsystems, 0)
@@ -248,16 +242,10 @@ class InterlockBoard:
         self.outbox.put(Outgoing("event", str(item["system"]), doc))
 
     async def run(self) -> None:
-        """Publish the board at start, then evaluate every `period_s`, or every `idle_period_s`
-        while every system idles (a backstop: every poll of fresh data evaluates it too)."""
+        """Publish the board at start, then evaluate every `period_s` (a backstop: every poll
+        of fresh data evaluates it too)."""
         self.outbox.interlocks({"ts": iso_now(), "active": []})
         while True:
             self.evaluate()
             self.rounds += 1
-            await asyncio.sleep(self.backstop_s())
-
-    def backstop_s(self) -> float:
-        """The backstop period: short while any system polls fast, long when all idle."""
-        if any(d.poll_fast() for d in self.deployment.values()):
-            return self.period_s
-        return self.idle_period_s
+            await asyncio.sleep(self.period_s)

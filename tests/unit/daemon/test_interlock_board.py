@@ -60,9 +60,6 @@ class _System(Subsystem):
             point=self.point,
         )
 
-    def poll_fast(self) -> bool:
-        return self.moving or self.state == "FAULT"
-
     def cables_for(self, action: str, args: Any) -> tuple[Segment, ...]:
         if self.name == "rov" and action in {"deploy", "move"}:
             start = self.point if action == "move" and self.point else (0.0, 0.0, 16.0)
@@ -282,12 +279,3 @@ def test_latched_faults_and_warnings_are_on_the_board(rig: Rig) -> None:
     board.evaluate()
     active = _boards(_drain(outbox))[-1]["active"]
     assert [e["id"] for e in active] == ["uss_mismatch"]
-
-
-def test_the_backstop_is_short_while_any_system_polls_fast(rig: Rig) -> None:
-    board, _house, systems, _outbox = rig
-    assert board.backstop_s() == board.idle_period_s > board.period_s
-    systems["gt"].moving = True
-    assert board.backstop_s() == board.period_s
-    systems["gt"].moving = False
-    assert board.backstop_s() == board.idle_period_s
