@@ -90,6 +90,12 @@ class AcuAxes:
                     model.rev_for_z(cfg.z_min_m - cfg.position_tolerance_m - 0.02),
                 ),
             )
+        #: the configured device name behind each poll label (for the device_lost/back logs)
+        self._devices = {"turntable": turntable.name}
+        for name, u in self.units.items():
+            self._devices[f"drive {name}"] = u.drive.name
+            if u.cell is not None:
+                self._devices[f"load cell {name}"] = u.cell.name
         self.homed = False
         self.lost: dict[str, str] = {}
         self._fresh = asyncio.Condition()
@@ -107,13 +113,10 @@ class AcuAxes:
     async def poll(self) -> None:
         """Read every device once; raise Trip(comm_loss) naming the first lost device."""
         jobs: list[tuple[str, Any]] = [("turntable", self.turntable.read_status())]
-        devices = {"turntable": self.turntable.name}
         for name, u in self.units.items():
             jobs.append((f"drive {name}", u.drive.read_status()))
-            devices[f"drive {name}"] = u.drive.name
             if u.cell is not None:
                 jobs.append((f"load cell {name}", u.cell.read()))
-                devices[f"load cell {name}"] = u.cell.name
         results = await asyncio.gather(*(j for _, j in jobs), return_exceptions=True)
         lost: dict[str, str] = {}
         for (label, _), res in zip(jobs, results, strict=True):
@@ -124,9 +127,9 @@ class AcuAxes:
                 continue
             self._store(label, res)
         for label in lost.keys() - self.lost.keys():
-            log.error("device_lost", device=devices[label], axis=label, error=lost[label])
+            log.error("device_lost", device=self._devices[label], axis=label, error=lost[label])
         for label in self.lost.keys() - lost.keys():
-            log.info("device_back", device=devices[label], axis=label)
+            log.info("device_back", device=self._devices[label], axis=label)
         self.lost = lost
         if lost:
             label, err = next(iter(lost.items()))

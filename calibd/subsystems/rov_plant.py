@@ -57,6 +57,13 @@ class RovPlant(RovReadings):
         )
         self.vehicle = vehicle
         self.uss = uss
+        #: the configured device name behind each poll label (for the device_lost/back logs)
+        self._devices = {
+            "winch": winch.name,
+            "load_cell": cell.name if cell is not None else "load_cell",
+            "vehicle": vehicle.name,
+            "uss": uss.name,
+        }
         self.umbilical = Umbilical.from_cfg(cfg)
         self.nav = Navigator(cfg.nav_gain_per_s, cfg.speed_max_m_s)
         self.vstatus: VehicleStatus | None = None
@@ -87,12 +94,6 @@ class RovPlant(RovReadings):
             ("vehicle", self.vehicle.read_status()),
             ("uss", self.uss.read()),
         ]
-        devices = {
-            "winch": w.drive.name,
-            "load_cell": w.cell.name if w.cell is not None else "load_cell",
-            "vehicle": self.vehicle.name,
-            "uss": self.uss.name,
-        }
         results = await asyncio.gather(*(j for _, j in jobs), return_exceptions=True)
         lost: dict[str, str] = {}
         for (label, _), res in zip(jobs, results, strict=True):
@@ -118,9 +119,9 @@ class RovPlant(RovReadings):
             except DriverError as exc:
                 lost["vehicle"] = str(exc)
         for label in lost.keys() - self.lost.keys():
-            log.error("device_lost", device=devices[label], axis=label, error=lost[label])
+            log.error("device_lost", device=self._devices[label], axis=label, error=lost[label])
         for label in self.lost.keys() - lost.keys():
-            log.info("device_back", device=devices[label], axis=label)
+            log.info("device_back", device=self._devices[label], axis=label)
         self.lost = lost
         self.polls += 1
         if lost:
