@@ -128,7 +128,9 @@ async def test_ready_pings_and_a_clean_stop_during_a_deploy(
             await p.wait(lambda: len(notes.times("WATCHDOG=1")) >= 2, 5.0, "watchdog pings")
 
             await stack.home()
-            parked_z = stack.truth()["position"]["z_m"]
+            # unit A's own truth, read after the reply: the last truth before it may have been
+            # sampled while the turntable still moved, with no unit under the port
+            parked_z = (await stack.settled_truth(time.monotonic()))["units"]["A"]["z_m"]
             cmd_id = await p.send("acu", "deploy", {"unit": "A", "z_m": TARGET_Z_M})
             assert (await p.ack(cmd_id))["result"] == "accepted"
             await p.status("acu", lambda s: s["state"] == "DEPLOYING", 10.0)
