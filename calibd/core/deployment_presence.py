@@ -31,13 +31,22 @@ class PresenceReport(DeploymentBase):
         valve = getattr(getattr(self, "cfg", None), "valve", None)
         return valve if isinstance(valve, str) else None
 
+    def is_deployed(self) -> bool:
+        """Off the home switch (status `deployed`). The subsystems answer without building
+        their whole status: the board asks every system 50 times a second."""
+        return bool(self.status_fields().get("deployed"))
+
+    def present_source(self) -> str | None:
+        """The source on the deployed axis (status `source`)."""
+        source = self.status_fields().get("source")
+        return None if source is None else str(source)
+
     def presence(self) -> Presence:
         """`inside`: the source is (or is about to be) in the detector. A system off its home
         switch with its gate valve closed is not (the closed valve proves its source is above
         it: it closes only with nothing in its path); one running an entry command is, from
         the moment the command is accepted (so two systems cannot both be let in)."""
-        fields = self.status_fields()
-        deployed = bool(fields.get("deployed"))
+        deployed = self.is_deployed()
         valve, valves = self.valve, getattr(self, "valves", None)
         sealed = valve is not None and valves is not None and valves.valve(valve) == "closed"
         entering = self.command is not None and enters(self.command.action, deployed)
@@ -47,7 +56,7 @@ class PresenceReport(DeploymentBase):
             inside=inside,
             moving=self.state in self.MOTION_STATES or self.hw.any_moving(),
             faulted=self.state == "FAULT",
-            source=fields.get("source"),
+            source=self.present_source(),
             valve=valve,
             cables=self.cables() if deployed and not sealed else (),
             known=self.polls > 0,

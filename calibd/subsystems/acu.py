@@ -287,13 +287,20 @@ class Acu(LaserHooks):
             return (self._axis_cable(min(args.z_from_m, args.z_to_m)),)
         return ()
 
+    def is_deployed(self) -> bool:
+        return not self.axes.all_parked()
+
+    def present_source(self) -> str | None:
+        unit = self.axes.current
+        return self.source_id(unit) if unit else None
+
     def status_fields(self) -> dict[str, Any]:
         unit = self.axes.current
         z = self.axes.z_m(unit) if unit is not None else None
         return {
             "homed": self.axes.homed,
-            "deployed": not self.axes.all_parked(),
-            "source": self.source_id(unit) if unit else None,
+            "deployed": self.is_deployed(),
+            "source": self.present_source(),
             "position": {"z_m": None if z is None else round(z, 5), "unit": unit},
             "target": self.target,
             "unit_positions": self.axes.unit_summary(self.source_id),

@@ -215,13 +215,19 @@ class Cls(DeploymentSystem):
             return self._cables_to(args.x_m, args.z_m)
         return ()
 
+    def is_deployed(self) -> bool:
+        return not self.axes.all_parked()
+
+    def present_source(self) -> str | None:
+        return self.source_id()
+
     def status_fields(self) -> dict[str, Any]:
         pose = self.axes.pose
         fix = self.axes.fix
         return {
             "homed": self.axes.homed,
-            "deployed": not self.axes.all_parked(),
-            "source": self.source_id(),
+            "deployed": self.is_deployed(),
+            "source": self.present_source(),
             "position": {
                 "x_m": None if pose is None else round(pose.x_m, 5),
                 "z_m": None if pose is None else round(pose.z_m, 5),

@@ -158,14 +158,20 @@ class Gt(DeploymentSystem):
 
     # ---- poll --------------------------------------------------------------------------------
 
+    def is_deployed(self) -> bool:
+        return not self.axes.all_parked()
+
+    def present_source(self) -> str | None:
+        return self.source_id()
+
     def status_fields(self) -> dict[str, Any]:
         theta = self.axes.theta_deg()
         arc = None if theta is None else math.radians(theta) * self.cfg.tube.radius_m
         tensions = {n: self.axes[n].tension_n for n in ("top", "bottom")}
         return {
             "homed": self.axes.homed,
-            "deployed": not self.axes.all_parked(),
-            "source": self.source_id(),
+            "deployed": self.is_deployed(),
+            "source": self.present_source(),
             "position": {"theta_deg": None if theta is None else round(theta, 5)},
             "target": self.target,
             "arc_m": None if arc is None else round(arc, 4),

@@ -204,6 +204,12 @@ class Rov(DeploymentSystem):
         start = here if here is not None else (0.0, 0.0, self.cfg.z_launch_m)
         return ((start, args.point),)
 
+    def is_deployed(self) -> bool:
+        return not self.plant.parked
+
+    def present_source(self) -> str | None:
+        return self.source_id()
+
     def status_fields(self) -> dict[str, Any]:
         p = self.plant
         pos = p.position()
@@ -211,8 +217,8 @@ class Rov(DeploymentSystem):
         paid = p.paid_out_m()
         return {
             "homed": p.homed,
-            "deployed": not p.parked,
-            "source": self.source_id(),
+            "deployed": self.is_deployed(),
+            "source": self.present_source(),
             "position": {
                 "x_m": None if pos is None else round(pos[0], 4),
                 "y_m": None if pos is None else round(pos[1], 4),

@@ -131,7 +131,12 @@ class Daemon:
         await asyncio.sleep(0.02)  # a few more polls: nothing trips on the restored state
 
     def status(self) -> dict[str, Any]:
-        return self.sub.status_fields()
+        """The status fields. Every call also checks that the presence the interlock board
+        reads (`is_deployed`, `present_source`: answered without building the status) agrees."""
+        fields = self.sub.status_fields()
+        presence = self.sub.presence()
+        assert (presence.deployed, presence.source) == (fields["deployed"], fields["source"])
+        return fields
 
 
 @asynccontextmanager
