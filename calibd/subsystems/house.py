@@ -36,6 +36,9 @@ TRANSITIONS: list[dict[str, Any]] = [
 _ALL = frozenset(STATES)
 _FAST_POLL_S = 0.02
 _FIRST_READING_S = 2.0
+#: the analog readings (O2, radon, temperature) are noisy on every poll: they go out with the
+#: next discrete change, or at least this often
+_ANALOG_STATUS_S = 1.0
 
 
 def valve_state(snap: IoSnapshot, channel: int) -> str:
@@ -77,6 +80,7 @@ class House(Subsystem):
         self._fresh = asyncio.Condition()
         self._wake = asyncio.Event()
         self._valve_waiters = 0
+        self._published_key: tuple[object, ...] | None = None
         #: the interlock board: may a valve open (atmosphere) / close (nothing in its path)?
         self.guard: ValveGuard | None = None
         attach(self, STATES, TRANSITIONS, "UNKNOWN")
@@ -194,7 +198,8 @@ class House(Subsystem):
             moving = self.snapshot is not None and any(
                 valve_state(self.snapshot, ch) == "moving" for ch in self.cfg.valves.values()
             )
-            self.publish_status()
+            if self._discrete() != self._published_key or self.status_due(_ANALOG_STATUS_S):
+                self.publish_status()
             fast = moving or self._valve_waiters > 0
             period = _FAST_POLL_S if fast else self.cfg.poll_s
             self._wake.clear()
@@ -233,6 +238,19 @@ class House(Subsystem):
     async def act_reset(self, cmd: Any, args: Any) -> None:
         self.latched = None
         await self.run_trigger("reset", {"READY"})
+
+    def _discrete(self) -> tuple[object, ...]:
+        """What of the status goes out at the poll that sees it change: the state, the valves,
+        the e-stop input and the N2 flow (state changes and commands publish themselves)."""
+        snap = self.snapshot
+        if snap is None:
+            return (self.state, None)
+        valves = tuple(valve_state(snap, ch) for ch in self.cfg.valves.values())
+        return (self.state, valves, snap.estop_ok, snap.n2_flow_ok)
+
+    def publish_status(self) -> None:
+        self._published_key = self._discrete()
+        super().publish_status()
 
     def status_fields(self) -> dict[str, Any]:
         snap = self.snapshot

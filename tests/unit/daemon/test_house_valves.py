@@ -79,3 +79,46 @@ async def test_a_valve_asked_for_before_the_first_reading_waits_for_it() -> None
         await opener
         assert house.valve("acu") == "open"
         runner.cancel()
+
+
+async def test_status_at_once_on_a_discrete_change_analog_readings_at_least_every_second(
+    house_io: tuple[House, FakeIo],
+) -> None:
+    """The O2/radon/temperature readings are noisy on every poll: a status for each would be
+    one per poll (10 Hz), retained, for nothing. A discrete change (e-stop input, N2 flow,
+    valves, state) goes out at the poll that reads it; analog readings at least every second."""
+    house, io = house_io
+    statuses: list[dict[str, object]] = []
+    house.outbox.taps.append(lambda item: statuses.append(item.payload))
+    polls = 0
+
+    def noisy(_: str) -> None:  # a new O2 reading at every poll, as the real sensor gives
+        nonlocal polls
+        polls += 1
+        io.o2_ppm += 0.01
+
+    house.on_fresh = noisy
+
+    async def after_polls(n: int) -> None:
+        start = polls
+        async with asyncio.timeout(5.0):
+            while polls < start + n:
+                await asyncio.sleep(0.005)
+
+    await after_polls(2)
+    statuses.clear()
+    await after_polls(10)  # 10 new O2 readings in 0.2 s (poll_s 0.02)
+    assert len(statuses) <= 1, statuses  # at most the once-a-second one
+
+    io.estop_ok = False
+    await after_polls(1)
+    at_estop = statuses[-1]["position"]
+    assert isinstance(at_estop, dict) and at_estop["estop_ok"] is False
+
+    statuses.clear()
+    async with asyncio.timeout(3.0):  # the analog readings refresh within about a second
+        while not statuses:
+            await asyncio.sleep(0.01)
+    later = statuses[-1]["position"]
+    assert isinstance(later, dict) and later["estop_ok"] is False
+    assert later["o2_ppm"] > at_estop["o2_ppm"]  # newer readings than the e-stop status's
