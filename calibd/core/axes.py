@@ -16,7 +16,8 @@ from typing import Any
 import structlog
 
 from calibd.core.axis import Axis
-from calibd.core.errors import ErrorCode, Trip
+from calibd.core.errors import Trip
+from calibd.core.fresh import FreshReadings, wait_fresh_until
 from drivers.errors import CommError, DriverError
 
 log = structlog.get_logger("calibd.axis")
@@ -26,21 +27,6 @@ def _subsystem_of(device: str) -> str:
     """The system a device belongs to: the first word of its name (`cls1-central`,
     `cls1-load-side`, `acu-turntable`: calibd/assembly names every device so)."""
     return device.split("-", 1)[0]
-
-
-async def wait_fresh_until(
-    wait_poll: Callable[[], Awaitable[None]], ok: Callable[[], bool], deadline_s: float, what: str
-) -> None:
-    """Wait for fresh readings (`wait_poll`) until `ok()`; Trip(move_timeout) after
-    `deadline_s` of wall time."""
-    try:
-        async with asyncio.timeout(deadline_s):
-            await wait_poll()
-            while not ok():
-                await wait_poll()
-    except TimeoutError:
-        message = f"{what}: not done after {deadline_s:.1f} s"
-        raise Trip("move_timeout", message, error=ErrorCode.TIMEOUT) from None
 
 
 async def halt_axes(axes: Iterable[Axis]) -> None:
@@ -64,15 +50,15 @@ async def driver_io(what: str, axis: str, coro: Awaitable[None]) -> None:
         raise Trip("comm_loss", f"{what}: {exc}", axis=axis) from exc
 
 
-class Axes:
+class Axes(FreshReadings):
     """The axes of one system: one poll for all, fresh-data waits, stop-all."""
 
     def __init__(self, axes: Iterable[Axis], *, move_margin_s: float, time_scale: float) -> None:
+        super().__init__()
         self.axes = {a.name: a for a in axes}
         self.move_margin_s = move_margin_s
         self.time_scale = time_scale
         self.lost: dict[str, str] = {}
-        self._fresh = asyncio.Condition()
 
     def __getitem__(self, name: str) -> Axis:
         return self.axes[name]
@@ -110,17 +96,6 @@ class Axes:
         axis = self.axes[name]
         device = (axis.cell if kind == "load cell" and axis.cell is not None else axis.drive).name
         return {"subsystem": _subsystem_of(device), "device": device, "axis": label}
-
-    async def wake(self) -> None:
-        """Wake the motion sequences waiting for fresh readings (the poll loop calls it once
-        the protections have judged the readings, and not when they tripped)."""
-        async with self._fresh:
-            self._fresh.notify_all()
-
-    async def wait_poll(self) -> None:
-        """Until the next poll has stored fresh readings."""
-        async with self._fresh:
-            await self._fresh.wait()
 
     async def until(self, ok: Callable[[], bool], sim_s: float, what: str) -> None:
         """Wait for fresh readings until `ok()`; Trip(move_timeout) after `sim_s` of physics

@@ -19,6 +19,7 @@ from calibd.config import AcuCfg, UnitCfg
 from calibd.core.axes import halt_axes
 from calibd.core.axis import Axis, TensionWindow
 from calibd.core.errors import ErrorCode, Trip
+from calibd.core.fresh import FreshReadings
 from calibd.core.motion_tracker import MotionTracker
 from calibd.core.spool import Drum, HangingCable, SpoolModel
 from drivers.base import Drive, ForceSensor
@@ -52,7 +53,7 @@ class UnitAxis(Axis):
     load_cell_range_n: float
 
 
-class AcuAxes:
+class AcuAxes(FreshReadings):
     def __init__(
         self,
         cfg: AcuCfg,
@@ -60,6 +61,7 @@ class AcuAxes:
         units: dict[str, tuple[Drive, ForceSensor]],
         limits: InterlocksCfg | None = None,
     ) -> None:
+        super().__init__()
         self.cfg = cfg
         limits = limits or InterlocksCfg()
         self.tt = Axis(
@@ -98,7 +100,6 @@ class AcuAxes:
                 self._devices[f"load cell {name}"] = u.cell.name
         self.homed = False
         self.lost: dict[str, str] = {}
-        self._fresh = asyncio.Condition()
 
     @property
     def turntable(self) -> Drive:
@@ -144,16 +145,6 @@ class AcuAxes:
             self.units[name].status = res
         else:
             self.units[name].load = res
-
-    async def wake(self) -> None:
-        """Wake the motion sequences waiting for fresh readings (the poll loop calls it once
-        the protections have judged the readings, and not when they tripped)."""
-        async with self._fresh:
-            self._fresh.notify_all()
-
-    async def wait_poll(self) -> None:
-        async with self._fresh:
-            await self._fresh.wait()
 
     # ---- derived -----------------------------------------------------------------------------
 

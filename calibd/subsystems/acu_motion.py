@@ -12,8 +12,9 @@ from collections.abc import Callable
 import structlog
 
 from calibd.config import AcuCfg
-from calibd.core.axes import driver_io, wait_fresh_until
+from calibd.core.axes import driver_io
 from calibd.core.errors import ErrorCode, Trip
+from calibd.core.fresh import wait_fresh_until
 from calibd.core.valves import ValveControl
 from calibd.subsystems.acu_axes import AcuAxes, UnitAxis
 

@@ -18,9 +18,10 @@ from typing import Any
 
 from calibd.config import AcuCfg
 from calibd.core.actions import Fault
-from calibd.core.axes import driver_io, wait_fresh_until
+from calibd.core.axes import driver_io
 from calibd.core.commands import Args, Command
 from calibd.core.errors import CommandError, ErrorCode, Trip
+from calibd.core.fresh import wait_fresh_until
 from calibd.core.outbox import Outbox, Outgoing
 from calibd.core.subsystem import SourceLookup
 from calibd.core.timefmt import iso_now

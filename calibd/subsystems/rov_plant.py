@@ -18,9 +18,10 @@ import structlog
 
 from calibd.cfg_interlocks import InterlocksCfg
 from calibd.cfg_rov import RovCfg
-from calibd.core.axes import driver_io, wait_fresh_until
+from calibd.core.axes import driver_io
 from calibd.core.axis import Axis, cable_soft_rev
 from calibd.core.errors import Trip
+from calibd.core.fresh import FreshReadings, wait_fresh_until
 from calibd.core.motion_tracker import MotionTracker
 from calibd.subsystems.rov_nav import Navigator, Umbilical, Vec
 from calibd.subsystems.rov_readings import RovReadings, TensionMode
@@ -32,7 +33,7 @@ log = structlog.get_logger("calibd.rov.plant", subsystem="rov")
 ZERO: Vec = (0.0, 0.0, 0.0)
 
 
-class RovPlant(RovReadings):
+class RovPlant(RovReadings, FreshReadings):
     def __init__(
         self,
         cfg: RovCfg,
@@ -44,6 +45,7 @@ class RovPlant(RovReadings):
         time_scale: float = 1.0,
         limits: InterlocksCfg | None = None,
     ) -> None:
+        super().__init__()
         self.cfg = cfg
         self.time_scale = time_scale
         sp = cfg.spool
@@ -76,7 +78,6 @@ class RovPlant(RovReadings):
         self._tension_strikes = 0
         self.poll_dt_sim_s = 0.0  # physics time between the last two polls
         self._last_poll_s: float | None = None
-        self._fresh = asyncio.Condition()
 
     # ---- polling -----------------------------------------------------------------------------
 
@@ -127,12 +128,6 @@ class RovPlant(RovReadings):
         if lost:
             label, err = next(iter(lost.items()))
             raise Trip("comm_loss", f"{label}: {err}", axis=label)
-
-    async def wake(self) -> None:
-        """Wake the motion sequences waiting for fresh readings (the poll loop calls it once
-        the protections have judged the readings, and not when they tripped)."""
-        async with self._fresh:
-            self._fresh.notify_all()
 
     async def send(self, dt_sim_s: float) -> None:
         """The vehicle's command for this poll (setpoint, mode, heartbeat)."""
@@ -190,10 +185,6 @@ class RovPlant(RovReadings):
         """The winch is moving (the vehicle's own motion is its velocity loop's business)."""
         st = self.winch.status
         return st is not None and st.moving
-
-    async def wait_poll(self) -> None:
-        async with self._fresh:
-            await self._fresh.wait()
 
     async def until(self, ok: Callable[[], bool], sim_s: float, what: str) -> None:
         """Wait for fresh readings until `ok()`; Trip(move_timeout) after the deadline."""
