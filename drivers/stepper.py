@@ -20,6 +20,10 @@ REG_TARGET_POS = 0
 REG_SPEED = 2
 REG_ACCEL = 4
 REG_COMMAND = 6
+REG_COMM_TIMEOUT = 7
+#: COMM_TIMEOUT counts in 10 ms steps (uint16: at most 655.35 s)
+COMM_TIMEOUT_STEP_S = 0.01
+COMM_TIMEOUT_MAX_S = 0xFFFF * COMM_TIMEOUT_STEP_S
 # Input registers: STATUS, ALARM_CODE, CMD_POS(2), ENC_POS(2), VELOCITY(2), INPUTS
 STATUS_BLOCK_COUNT = 9
 
@@ -48,6 +52,7 @@ class StatusBit(IntFlag):
     LIMIT_NEG = 1 << 5
     HOMED = 1 << 6
     ENABLED = 1 << 7
+    COMM_TIMEOUT = 1 << 8
 
 
 class AlarmCode(IntEnum):
@@ -79,6 +84,8 @@ class DriveStatus:
     encoder_rev: float
     velocity_rev_s: float
     inputs: int
+    #: the drive's communication watchdog stopped its last run (cleared by the next run)
+    comm_timeout: bool = False
 
     def input(self, n: int) -> bool:
         """Digital input DIn, n = 1..16."""
@@ -105,7 +112,7 @@ def decode_status(
         raise ValueError("counts_per_rev must be > 0")
     if len(regs) != STATUS_BLOCK_COUNT or any(not 0 <= r <= 0xFFFF for r in regs):
         raise ProtocolError(f"status block must be 9 uint16 registers, got {regs!r}", device=device)
-    bits = StatusBit(regs[0] & 0xFF)
+    bits = StatusBit(regs[0] & 0x1FF)
     return DriveStatus(
         moving=StatusBit.MOVING in bits,
         in_position=StatusBit.IN_POSITION in bits,
@@ -120,11 +127,15 @@ def decode_status(
         encoder_rev=_int32(regs[4], regs[5]) / counts_per_rev,
         velocity_rev_s=_int32(regs[6], regs[7]) / counts_per_rev,
         inputs=regs[8],
+        comm_timeout=StatusBit.COMM_TIMEOUT in bits,
     )
 
 
-def encode_move(target_counts: int, speed_counts_s: int, accel_counts_s2: int) -> list[int]:
-    """Holding registers 0..6 of a move request: target, speed, accel, START."""
+def encode_move(
+    target_counts: int, speed_counts_s: int, accel_counts_s2: int, comm_timeout: int = 0
+) -> list[int]:
+    """Holding registers 0..7 of a move request: target, speed, accel, START and the
+    communication watchdog (in 10 ms steps, 0 = off)."""
     if not _INT32_MIN <= target_counts <= _INT32_MAX:
         raise ValueError(f"target {target_counts} counts is outside int32")
     for label, value in (("speed", speed_counts_s), ("accel", accel_counts_s2)):
@@ -135,6 +146,7 @@ def encode_move(target_counts: int, speed_counts_s: int, accel_counts_s2: int) -
         *_words(speed_counts_s),
         *_words(accel_counts_s2),
         int(Command.START),
+        comm_timeout,
     ]
 
 
@@ -142,14 +154,29 @@ class StepperDrive:
     """One drive on a shared Modbus bus, in revolutions of its output."""
 
     def __init__(
-        self, bus: RegisterBus, device_id: int, *, name: str, counts_per_rev: float
+        self,
+        bus: RegisterBus,
+        device_id: int,
+        *,
+        name: str,
+        counts_per_rev: float,
+        comm_timeout_s: float = 0.0,
     ) -> None:
+        """`comm_timeout_s`: the drive's communication watchdog, in the drive's time, written
+        with every START and HOME (0: off)."""
         if counts_per_rev <= 0:
             raise ValueError("counts_per_rev must be > 0")
+        finite = math.isfinite(comm_timeout_s)
+        steps = round(comm_timeout_s / COMM_TIMEOUT_STEP_S) if finite else -1
+        if not 0 <= steps <= 0xFFFF:
+            raise ValueError(f"{name}: comm_timeout_s must be 0..{COMM_TIMEOUT_MAX_S:.2f} s")
+        if comm_timeout_s > 0 and steps == 0:
+            raise ValueError(f"{name}: comm_timeout_s {comm_timeout_s} is under the 10 ms step")
         self.name = name
         self._bus = bus
         self._device_id = device_id
         self._counts_per_rev = counts_per_rev
+        self._comm_timeout = steps
 
     @property
     def counts_per_rev(self) -> float:
@@ -168,6 +195,7 @@ class StepperDrive:
             self._counts(target_rev),
             self._rate_counts(speed_rev_s, "speed"),
             self._rate_counts(accel_rev_s2, "accel"),
+            self._comm_timeout,
         )
         with attributed_to(self.name):
             await self._bus.write_registers(self._device_id, REG_TARGET_POS, regs)
@@ -181,13 +209,15 @@ class StepperDrive:
         await self._command(Command.HALT)
 
     async def home(self, speed_rev_s: float, accel_rev_s2: float | None = None) -> None:
-        """Write SPEED (and ACCEL if given), then COMMAND = HOME."""
+        """Write SPEED (and ACCEL if given), then COMMAND = HOME with the watchdog."""
         words = _words(self._rate_counts(speed_rev_s, "speed"))
         if accel_rev_s2 is not None:
             words += _words(self._rate_counts(accel_rev_s2, "accel"))
         with attributed_to(self.name):
             await self._bus.write_registers(self._device_id, REG_SPEED, words)
-        await self._command(Command.HOME)
+            await self._bus.write_registers(
+                self._device_id, REG_COMMAND, [int(Command.HOME), self._comm_timeout]
+            )
 
     async def reset_alarm(self) -> None:
         """Clear ALARM and ALARM_CODE (if the cause is gone)."""

@@ -6,12 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from simulators.stepper_map import WATCHDOG
+
 DRIVE_FAULTS = frozenset({"slip", "stall", "comm_loss", "drive_alarm", "limit", "power_loss"})
 SPOOL_FAULTS = DRIVE_FAULTS | {"snag", "slack"}
 #: faults that happen at injection (nothing to undo on clear); each also has its own event
 ONE_SHOT_FAULTS = frozenset({"power_loss"})
 IO_FAULTS = frozenset({"comm_loss", "estop_button", "valve_stuck", "o2_high"})
-STOP_COMMANDS = frozenset({"STOP", "HALT"})
+#: a stop command, or the drive's own communication watchdog
+STOP_COMMANDS = frozenset({"STOP", "HALT", WATCHDOG})
 SILENT_FAULT = "comm_loss"
 
 
@@ -97,8 +100,8 @@ class FaultBoard:
         for entry in self._active.values():
             if (entry.system, entry.axis) != (system, axis) or entry.stop_reported:
                 continue
-            if entry.fault == SILENT_FAULT:
-                continue
+            if entry.fault == SILENT_FAULT and command != WATCHDOG:
+                continue  # a silent drive hears no stop: only its own watchdog stops it
             entry.stop_reported = True
             events.append(
                 {

@@ -13,6 +13,9 @@ from simulators.stepper_map import (
     ALARM_LIMIT,
     ALARM_OVERLOAD,
     ALARM_RESET,
+    COMM_TIMEOUT,
+    COMM_TIMEOUT_REG,
+    COMM_TIMEOUT_STEP_S,
     COMMAND_NAMES,
     COMMAND_REG,
     ENABLED,
@@ -27,6 +30,7 @@ from simulators.stepper_map import (
     MOVING,
     START,
     STOP,
+    WATCHDOG,
 )
 
 IN_POSITION_WINDOW_COUNTS = 4.0
@@ -65,6 +69,8 @@ class Drive:
         self._t_s = t_s
         self._was_moving = False
         self._standstill_pending = False
+        self._heard_s = t_s  # the last request addressed to this drive
+        self.comm_timed_out = False  # STATUS COMM_TIMEOUT: the watchdog stopped the last run
 
     # -- state -------------------------------------------------------------------------------
     def motor(self, t_s: float) -> tuple[float, float]:
@@ -101,9 +107,27 @@ class Drive:
         return lim is not None and drum <= lim + 0.5
 
     # -- time --------------------------------------------------------------------------------
+    def heard(self, t_s: float) -> None:
+        """A request addressed to this drive arrived (feeds the communication watchdog)."""
+        self.advance(t_s)
+        self._heard_s = max(self._heard_s, t_s)
+
     def advance(self, t_s: float) -> None:
-        """Process switch events up to ``t_s`` and note a standstill reached on the way."""
+        """Process switch events and the communication watchdog up to ``t_s``; note a
+        standstill reached on the way."""
         t_s = max(t_s, self._t_s)
+        steps = self.holding[COMM_TIMEOUT_REG]
+        deadline_s = self._heard_s + steps * COMM_TIMEOUT_STEP_S
+        if steps and self._t_s <= deadline_s <= t_s:
+            self._advance_to(deadline_s)
+            if self.moving(deadline_s):  # silent too long in a run: quick stop, as HALT
+                self._halt(deadline_s, self.motor(deadline_s)[0])
+                self.comm_timed_out = True
+                if self.on_command is not None:
+                    self.on_command(WATCHDOG)
+        self._advance_to(t_s)
+
+    def _advance_to(self, t_s: float) -> None:
         if self._stall_drum is None:
             self._process_events(t_s)
         x, v = self.motor(t_s)
@@ -170,6 +194,8 @@ class Drive:
         speed = float(uint32_from(self.holding[2:4]))
         accel = float(uint32_from(self.holding[4:6]))
         drum = self.drum_counts(t_s)
+        if code in (START, HOME):
+            self.comm_timed_out = False
         if code == START and not self.alarm_code:
             target = int32_from(self.holding[0:2]) + self._cmd_zero
             if (target > x and self.limit_pos(drum)) or (target < x and self.limit_neg(drum)):
@@ -239,7 +265,8 @@ class Drive:
         self._enc_zero = drum
         if self._slip_enc is not None:
             self._slip_enc = 0
-        self.holding = [0] * HOLDING_COUNT
+        self.holding = [0] * HOLDING_COUNT  # the watchdog too: off
+        self.comm_timed_out = False
         self.alarm_code = self.alarm_code if self.forced_alarm else 0
         self.homed = False
         self._target = None
@@ -270,6 +297,8 @@ class Drive:
             status |= LIMIT_NEG
         if self.homed:
             status |= HOMED
+        if self.comm_timed_out:
+            status |= COMM_TIMEOUT
         velocity = 0.0 if self._stall_drum is not None else self.motor(t_s)[1]
         return [
             status,

@@ -37,6 +37,7 @@ def drive_device(
         if silent():
             return drop_request(f"device {device_id} silent (comm_loss)")
         now_s = clock.now_s()
+        drive.heard(now_s)
         if fc == FC_READ_INPUT:
             if not in_range(address, count, INPUT_COUNT):
                 return ExcCodes.ILLEGAL_ADDRESS

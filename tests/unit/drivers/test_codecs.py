@@ -42,6 +42,15 @@ def test_decode_status_golden_device_2() -> None:
     )
 
 
+def test_decode_status_comm_timeout_bit() -> None:
+    """STATUS bit 8: the drive's watchdog stopped its last run (higher bits are not defined)."""
+    regs = [0xF1C0, 0, 0, 0, 0, 0, 0, 0, 0]  # COMM_TIMEOUT | HOMED | ENABLED, bits 12..15 noise
+    status = decode_status(regs, counts_per_rev=1.0)
+    assert status.comm_timeout and status.homed and status.enabled
+    assert not (status.moving or status.alarm)
+    assert not decode_status([0xC0, *regs[1:]], counts_per_rev=1.0).comm_timeout
+
+
 def test_decode_status_golden_turntable_negative_positions() -> None:
     status = decode_status(transaction(1, 7).response_registers(), counts_per_rev=4096 * 50.0)
     assert (status.moving, status.home_switch, status.homed, status.enabled) == (True,) * 4
@@ -88,13 +97,13 @@ def test_decode_status_rejects_bad_blocks(regs: list[int]) -> None:
 
 
 def test_encode_move_golden() -> None:
-    assert encode_move(500000, 390, 650) == transaction(1, 2).written_registers()
+    assert encode_move(500000, 390, 650, 100) == transaction(1, 2).written_registers()
     assert int(Command.START) == 1
     assert int(Command.HALT) == 3
 
 
 def test_encode_move_negative_target_is_twos_complement() -> None:
-    assert encode_move(-5, 1, 1) == [65535, 65531, 0, 1, 0, 1, 1]
+    assert encode_move(-5, 1, 1) == [65535, 65531, 0, 1, 0, 1, 1, 0]
 
 
 @pytest.mark.parametrize(("target", "speed", "accel"), [(2**31, 1, 1), (0, 0, 1), (0, 1, 2**32)])

@@ -28,7 +28,7 @@ async def test_golden_session(
 ) -> None:
     server = await modbus_server({f.request: f.response for f in SESSION}.get)
     bus = ModbusBus(TcpEndpoint("127.0.0.1", server.port), name="acu-bus", timeout_s=0.5)
-    spool = StepperDrive(bus, 2, name="spool A", counts_per_rev=4096)
+    spool = StepperDrive(bus, 2, name="spool A", counts_per_rev=4096, comm_timeout_s=1.0)
     turntable = StepperDrive(bus, 1, name="turntable", counts_per_rev=4096 * 50.0)
     io = IoModule(bus, 1, name="house io")
     try:
@@ -74,7 +74,7 @@ async def test_home_writes_speed_then_command(
 
     server = await modbus_server(echo)
     bus = ModbusBus(TcpEndpoint("127.0.0.1", server.port), name="bus", timeout_s=0.5)
-    drive = StepperDrive(bus, 3, name="spool B", counts_per_rev=4096)
+    drive = StepperDrive(bus, 3, name="spool B", counts_per_rev=4096, comm_timeout_s=2.5)
     try:
         await drive.home(speed_rev_s=0.5)
         await drive.stop()
@@ -83,7 +83,7 @@ async def test_home_writes_speed_then_command(
         await bus.close()
     assert [r[6:] for r in server.requests] == [
         bytes.fromhex("03 10 00 02 00 02 04 00 00 08 00"),  # SPEED = 2048 counts/s
-        bytes.fromhex("03 06 00 06 00 04"),  # COMMAND = HOME
+        bytes.fromhex("03 10 00 06 00 02 04 00 04 00 FA"),  # HOME, COMM_TIMEOUT = 2.50 s
         bytes.fromhex("03 06 00 06 00 02"),  # COMMAND = STOP
         bytes.fromhex("03 06 00 06 00 05"),  # COMMAND = ALARM_RESET
     ]
@@ -104,4 +104,11 @@ async def test_move_rounds_to_whole_counts(
     assert len(server.requests) == 1
     body = server.requests[0][13:]
     words = [int.from_bytes(body[i : i + 2], "big") for i in range(0, len(body), 2)]
-    assert words == [0xFFFF, 0xFB2E, 0, 100, 0, 200, 1]  # -1234 counts
+    assert words == [0xFFFF, 0xFB2E, 0, 100, 0, 200, 1, 0]  # -1234 counts, no watchdog
+
+
+@pytest.mark.parametrize("timeout_s", [-0.01, 0.004, 655.36, float("nan")])
+def test_a_comm_timeout_the_register_cannot_hold_is_refused(timeout_s: float) -> None:
+    bus = ModbusBus(TcpEndpoint("127.0.0.1", 1), name="bus")
+    with pytest.raises(ValueError, match="comm_timeout_s"):
+        StepperDrive(bus, 2, name="spool", counts_per_rev=1000, comm_timeout_s=timeout_s)

@@ -16,7 +16,7 @@ from simulators.config import SimConfig, TcpEndpoint, parse_endpoint
 from simulators.modbus_front import int32_words
 from simulators.rack import Rack
 from simulators.stepper import Drive
-from simulators.stepper_map import HOME, START
+from simulators.stepper_map import COMM_TIMEOUT_REG, HOME, START
 
 from ..golden_doc import ModbusFrame, transaction
 
@@ -110,6 +110,8 @@ async def test_spool_drive_status_move_and_quick_stop(
     request = transaction(1, 2)
     await golden(port, request)
     assert drive.holding == request.written_registers()
+    # the move takes 316 s to pass 123456 counts, and no poll feeds the watchdog here
+    drive.write_holding(COMM_TIMEOUT_REG, [0], 5.0)
     slip(drive, zero + 1000, zero + 1006, 5.0, 1000.0)
     clock.t_s = when(drive, zero + 123456, 5.0, 1000.0)
     await golden(port, transaction(1, 1))

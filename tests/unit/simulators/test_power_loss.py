@@ -16,6 +16,7 @@ from simulators.stepper_map import (
     ALARM_OVERLOAD,
     ENABLED,
     HALT,
+    HOLDING_COUNT,
     HOME,
     HOME_SW,
     HOMED,
@@ -49,7 +50,7 @@ def test_power_cycle_mid_move_stops_and_forgets_the_reference() -> None:
     r = regs(drive, clock)
     assert r["status"] == ENABLED  # not MOVING, HOMED, IN_POSITION, ALARM nor on a switch
     assert (r["alarm"], r["cmd"], r["enc"], r["vel"]) == (0, 0, 0, 0)
-    assert drive.holding == [0] * 7
+    assert drive.holding == [0] * HOLDING_COUNT
     clock.advance(10.0)
     assert drive.drum_counts(clock.now_s()) == drum_counts  # the mechanics stayed where they were
     assert (regs(drive, clock)["enc"], regs(drive, clock)["status"]) == (0, ENABLED)
@@ -142,7 +143,7 @@ def test_every_drive_axis_takes_power_loss_through_the_fault_handler() -> None:
         rack._on_fault_message(system, {"fault": "power_loss", "axis": axis}, False)
         r = regs(drive, clock)
         assert not r["status"] & (HOMED | MOVING), (system, axis)
-        assert (r["cmd"], r["enc"], drive.holding) == (0, 0, [0] * 7), (system, axis)
+        assert (r["cmd"], r["enc"], drive.holding) == (0, 0, [0] * HOLDING_COUNT), (system, axis)
         assert {k: v for k, v in rack.truth(system).items() if k != "ts"} == truth
         injected, power_loss = rack.events[-2:]
         assert (injected["event"], injected["fault"], injected["axis"]) == (
