@@ -60,4 +60,10 @@ class InterlocksCfg(Strict):
     rov_keepout_m: float = Field(
         1.5, ge=0, description="the ROV keeps at least this far from every deployed cable"
     )
+    drive_watchdog_s: float = Field(
+        1.0,
+        ge=0,
+        description="a drive in motion that hears no request for this long stops by itself "
+        "(its COMM_TIMEOUT, written with every move and home; 0 = off): stale data stops motion",
+    )
     run_permit: RunPermitCfg = RunPermitCfg()

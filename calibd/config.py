@@ -35,6 +35,7 @@ from calibd.cfg_rov import RovCfg
 from calibd.cfg_thermometer import ThermometerCfg
 from calibd.cfgbase import ModbusDeviceCfg, SerialDeviceCfg, SpoolCfg, Strict
 from drivers.endpoint import is_simulated, parse_endpoint
+from drivers.stepper import COMM_TIMEOUT_MAX_S
 
 __all__ = [
     "AcuCfg",
@@ -294,6 +295,12 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(
                 f"interlocks.run_permit.required_for names unconfigured systems {sorted(unknown)}"
+            )
+        watchdog_s = self.interlocks.drive_watchdog_s * self.sim.time_scale
+        if watchdog_s > COMM_TIMEOUT_MAX_S:
+            raise ValueError(
+                f"interlocks.drive_watchdog_s x sim.time_scale = {watchdog_s:g} s of drive time: "
+                f"a drive's COMM_TIMEOUT holds at most {COMM_TIMEOUT_MAX_S:.2f} s"
             )
         if not math.isclose(self.sim.time_scale, 1.0):
             real = [ep for ep in self.endpoints() if not is_simulated(parse_endpoint(ep))]

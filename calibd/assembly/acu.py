@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from calibd.assembly.drives import stepper
 from calibd.buses import Buses
 from calibd.config import AcuCfg, Settings
 from calibd.core.outbox import Outbox
@@ -11,7 +12,6 @@ from calibd.subsystems.acu_axes import AcuAxes
 from drivers.base import Drive, ForceSensor
 from drivers.laser import LaserController
 from drivers.load_cell import LoadCell
-from drivers.stepper import StepperDrive
 from drivers.thermometer import Thermometer
 
 
@@ -20,8 +20,10 @@ def build(
 ) -> Acu:
     """The ACU subsystem."""
     tt = cfg.turntable
-    turntable = StepperDrive(
-        buses.modbus_bus(tt.endpoint),
+    turntable = stepper(
+        buses,
+        settings,
+        tt.endpoint,
         tt.device_id,
         name="acu-turntable",
         counts_per_rev=tt.counts_per_rev * tt.gear_ratio,
@@ -29,8 +31,10 @@ def build(
     units: dict[str, tuple[Drive, ForceSensor]] = {}
     for u in cfg.units:
         spool = cfg.spool_of(u.name)
-        drive = StepperDrive(
-            buses.modbus_bus(u.drive.endpoint),
+        drive = stepper(
+            buses,
+            settings,
+            u.drive.endpoint,
             u.drive.device_id,
             name=f"acu-spool-{u.name}",
             counts_per_rev=spool.counts_per_rev,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from calibd.assembly.drives import stepper
 from calibd.buses import Buses
 from calibd.cfg_cls import ClsCableCfg, ClsCfg
 from calibd.config import Settings
@@ -16,10 +17,12 @@ from drivers.uss import UssReceiver
 
 
 def _cable(
-    name: str, axis: str, cab: ClsCableCfg, counts_per_rev: int, buses: Buses
+    name: str, axis: str, cab: ClsCableCfg, counts_per_rev: int, buses: Buses, settings: Settings
 ) -> tuple[StepperDrive, LoadCell]:
-    drive = StepperDrive(
-        buses.modbus_bus(cab.drive.endpoint),
+    drive = stepper(
+        buses,
+        settings,
+        cab.drive.endpoint,
         cab.drive.device_id,
         name=f"{name}-{axis}",
         counts_per_rev=counts_per_rev,
@@ -39,8 +42,8 @@ def build(
     valves: ValveControl,
 ) -> Cls:
     """The `name` (cls1 / cls2) subsystem."""
-    central = _cable(name, "central", cfg.central, cfg.spool.counts_per_rev, buses)
-    side = _cable(name, "side", cfg.side, cfg.side_spool.counts_per_rev, buses)
+    central = _cable(name, "central", cfg.central, cfg.spool.counts_per_rev, buses, settings)
+    side = _cable(name, "side", cfg.side, cfg.side_spool.counts_per_rev, buses, settings)
     uss = None
     if cfg.uss is not None:
         uss = UssReceiver(buses.serial_line(cfg.uss.endpoint), cfg.uss.address, name=f"{name}-uss")

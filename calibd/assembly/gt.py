@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from calibd.assembly.drives import stepper
 from calibd.buses import Buses
 from calibd.config import GtCfg, Settings
 from calibd.core.outbox import Outbox
@@ -10,7 +11,6 @@ from calibd.subsystems.gt import Gt
 from calibd.subsystems.gt_axes import AXES, GtAxes
 from drivers.base import Drive, ForceSensor
 from drivers.load_cell import LoadCell
-from drivers.stepper import StepperDrive
 
 
 def build(cfg: GtCfg, settings: Settings, buses: Buses, outbox: Outbox, valves: ValveControl) -> Gt:
@@ -18,8 +18,10 @@ def build(cfg: GtCfg, settings: Settings, buses: Buses, outbox: Outbox, valves: 
     devices: dict[str, tuple[Drive, ForceSensor]] = {}
     for name in AXES:
         axis = cfg.top if name == "top" else cfg.bottom
-        drive = StepperDrive(
-            buses.modbus_bus(axis.drive.endpoint),
+        drive = stepper(
+            buses,
+            settings,
+            axis.drive.endpoint,
             axis.drive.device_id,
             name=f"gt-spool-{name}",
             counts_per_rev=cfg.spool.counts_per_rev,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from calibd.assembly.drives import stepper
 from calibd.buses import Buses
 from calibd.cfg_rov import RovCfg
 from calibd.config import Settings
@@ -11,7 +12,6 @@ from calibd.subsystems.rov import Rov
 from calibd.subsystems.rov_plant import RovPlant
 from drivers.load_cell import LoadCell
 from drivers.rov_vehicle import RovVehicle
-from drivers.stepper import StepperDrive
 from drivers.uss import UssReceiver
 
 
@@ -19,8 +19,10 @@ def build(
     cfg: RovCfg, settings: Settings, buses: Buses, outbox: Outbox, valves: ValveControl
 ) -> Rov:
     """The ROV subsystem."""
-    winch = StepperDrive(
-        buses.modbus_bus(cfg.winch.endpoint),
+    winch = stepper(
+        buses,
+        settings,
+        cfg.winch.endpoint,
         cfg.winch.device_id,
         name="rov-winch",
         counts_per_rev=cfg.spool.counts_per_rev,

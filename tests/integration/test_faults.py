@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Broker
+from tests.integration import interlock_checks as ck
 from tests.integration.stack import Stack, hil_stack
 
 pytestmark = pytest.mark.integration
@@ -138,6 +139,12 @@ async def test_device_loss_faults(mosquitto: Broker, tmp_path: Path) -> None:
         await stack.inject("comm_loss", "A")
         final = await p.final(cmd_id, timeout_s=10)
         assert final["result"] == "failed" and final["error"]["code"] == "hardware", final
+        # the silent drive hears no halt: its own watchdog stops it, [interlocks]
+        # drive_watchdog_s (1 s) after the last request it heard, far short of the target
+        event = await ck.stop_event(p, "acu", "comm_loss")
+        assert (event["axis"], event["command"]) == ("A", "WATCHDOG"), event
+        await ck.standing_still(stack, "acu", lambda t: float(t["units"]["A"]["paid_out_m"]))
+        assert stack.truth()["units"]["A"]["z_m"] > -10.0, stack.truth()["units"]["A"]
         status = await p.status("acu", lambda s: s["state"] == "FAULT")
         assert status["fault"]["code"] == "comm_loss"
         reset_id = await p.send("acu", "reset")

@@ -70,6 +70,19 @@ def test_time_scale_refused_with_real_hardware(tmp_path: Path) -> None:
     assert "time_scale" in str(exc.value)
 
 
+def test_the_drive_watchdog_must_fit_the_drive_register(monkeypatch: pytest.MonkeyPatch) -> None:
+    """COMM_TIMEOUT counts 10 ms steps in a uint16 of drive time: at time_scale 1000 the
+    default 1 s would be 1000 s. Refused with both keys named; off (0) is always fine."""
+    monkeypatch.setenv("CALIBD_SIM__TIME_SCALE", "1000")
+    with pytest.raises(ConfigError) as exc:
+        load_config(SIM)
+    assert "interlocks.drive_watchdog_s x sim.time_scale = 1000 s" in str(exc.value)
+    monkeypatch.setenv("CALIBD_INTERLOCKS__DRIVE_WATCHDOG_S", "0")
+    assert load_config(SIM).interlocks.drive_watchdog_s == 0
+    monkeypatch.setenv("CALIBD_INTERLOCKS__DRIVE_WATCHDOG_S", "0.6")
+    assert load_config(SIM).interlocks.drive_watchdog_s == 0.6  # 600 s of drive time
+
+
 def test_missing_and_broken_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such configuration file"):
         load_config(tmp_path / "absent.toml")
