@@ -72,6 +72,9 @@ class Axis:
     soft_rev: tuple[float, float] | None = None
     tracker: MotionTracker = field(default_factory=MotionTracker)
     _status: DriveStatus | None = field(default=None, repr=False)
+    #: this reading is the first to show the drive's own watchdog stopped its run (the reading
+    #: before showed it clear; a first reading, e.g. after a restart, is no news)
+    watchdog_stopped: bool = field(default=False, repr=False)
 
     @property
     def status(self) -> DriveStatus | None:
@@ -79,6 +82,13 @@ class Axis:
 
     @status.setter
     def status(self, value: DriveStatus | None) -> None:
+        before = self._status
+        self.watchdog_stopped = (
+            value is not None
+            and value.comm_timeout
+            and before is not None
+            and not before.comm_timeout
+        )
         self._status = value
         if value is not None:
             self.tracker.observe(value, _now_s(), self.counts_per_rev)

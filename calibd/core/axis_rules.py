@@ -45,6 +45,12 @@ def _alarm(v: AxisView) -> str | None:
     return f"drive {v.axis.name} alarm code {s.alarm_code}"
 
 
+def _watchdog(v: AxisView) -> str | None:
+    if not v.axis.watchdog_stopped or v.judging_reset:  # a past stop: no bar to a reset
+        return None
+    return f"drive {v.axis.name} was stopped by its own watchdog: no request reached it in time"
+
+
 def _limit(v: AxisView) -> str | None:
     s = v.axis.status
     if s is None or not (s.limit_pos or s.limit_neg):
@@ -116,7 +122,8 @@ AXIS_INTERLOCKS: tuple[tuple[Interlock, Check], ...] = (
             "comm_loss",
             T,
             "a drive or load cell did not answer (after the bus's retries); on each read",
-            "halt every drive of the system, FAULT",
+            "halt every drive of the system, FAULT; a silent drive cannot hear that halt: its "
+            "own watchdog stops it",
             "refused while the device is silent; then `reset`",
             HW,
         ),
@@ -142,6 +149,18 @@ AXIS_INTERLOCKS: tuple[tuple[Interlock, Check], ...] = (
             HW,
         ),
         _alarm,
+    ),
+    (
+        Interlock(
+            "drive_watchdog",
+            T,
+            "a drive reports that its communication watchdog stopped its run (no request "
+            "reached it for interlocks.drive_watchdog_s); on the reading that first shows it",
+            "halt every drive, FAULT",
+            "find why the daemon did not reach it (log, host load); `reset`",
+            HW,
+        ),
+        _watchdog,
     ),
     (
         Interlock(

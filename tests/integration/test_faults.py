@@ -4,6 +4,8 @@ device, stop during a deploy, a stuck gate valve, the house e-stop input."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -270,3 +272,28 @@ async def test_house_estop_input_trips_every_system(mosquitto: Broker, tmp_path:
             5.0,
             "acu off the board",
         )
+
+
+async def test_a_daemon_frozen_mid_move_is_caught_by_the_drive_watchdog(
+    mosquitto: Broker, tmp_path: Path
+) -> None:
+    """The daemon frozen (SIGSTOP) for 2 s during a deploy: the drive hears no request for
+    `drive_watchdog_s` (1 s) and stops itself; the daemon, running again, trips `drive_watchdog`
+    on its first reading of that drive, latched until `reset`."""
+    async with hil_stack(mosquitto, tmp_path, time_scale=60.0) as stack:
+        p = stack.probe
+        cmd_id = await _deploying(stack)
+        pid = stack.daemon.proc.pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            await asyncio.sleep(2.0)
+            # the simulator's truth: the source stands, though nobody told it to
+            await ck.standing_still(stack, "acu", lambda t: float(t["units"]["A"]["paid_out_m"]))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        final = await p.final(cmd_id, timeout_s=10)
+        assert final["result"] == "failed" and final["error"]["code"] == "hardware", final
+        assert final["error"]["message"].startswith("drive_watchdog:"), final
+        await ck.latched(p, "acu", "drive_watchdog")
+        assert stack.truth()["units"]["A"]["z_m"] > -10.0, stack.truth()["units"]["A"]
+        await ck.reset_to(p, "acu", "STOPPED")
