@@ -10,22 +10,12 @@ from calibd.core.axis import Axis
 from drivers.base import DriveStatus
 from drivers.fake_drive import FakeDrive
 
-STANDING = DriveStatus(
-    moving=False,
-    in_position=False,
-    alarm=False,
-    home_switch=False,
-    limit_pos=False,
-    limit_neg=False,
-    homed=True,
-    enabled=True,
-    alarm_code=0,
-    commanded_rev=1.0,
-    encoder_rev=1.0,
-    velocity_rev_s=0.0,
-    inputs=0,
-)
-STOPPED_BY_WATCHDOG = replace(STANDING, comm_timeout=True)
+
+async def _axis() -> tuple[Axis, DriveStatus, DriveStatus]:
+    """An axis, and a homed drive's reading standing: without and with the COMM_TIMEOUT bit."""
+    drive = FakeDrive("acu-spool-A", position_rev=1.0, homed=True)
+    standing = await drive.read_status()
+    return Axis("A", drive), standing, replace(standing, comm_timeout=True)
 
 
 def _code(axis: Axis) -> str | None:
@@ -33,31 +23,31 @@ def _code(axis: Axis) -> str | None:
     return None if trip is None else trip.code
 
 
-def test_trips_on_the_reading_that_first_shows_the_bit() -> None:
-    axis = Axis("A", FakeDrive("acu-spool-A"))
-    axis.status = replace(STANDING, moving=True, velocity_rev_s=0.1)
+async def test_trips_on_the_reading_that_first_shows_the_bit() -> None:
+    axis, standing, stopped = await _axis()
+    axis.status = replace(standing, moving=True, velocity_rev_s=0.1)
     assert _code(axis) is None
-    axis.status = STOPPED_BY_WATCHDOG
+    axis.status = stopped
     trip = axis.trip(None, homed=True)
     assert trip is not None and trip.code == "drive_watchdog", trip
     assert "watchdog" in trip.message and trip.axis == "A"
-    axis.status = STOPPED_BY_WATCHDOG  # the bit stays until the next run: no news
+    axis.status = stopped  # the bit stays until the next run: no news
     assert _code(axis) is None
 
 
-def test_a_first_reading_with_the_bit_is_no_news() -> None:
-    axis = Axis("A", FakeDrive("acu-spool-A"))
-    axis.status = STOPPED_BY_WATCHDOG  # what a restarted daemon reads first
+async def test_a_first_reading_with_the_bit_is_no_news() -> None:
+    axis, standing, stopped = await _axis()
+    axis.status = stopped  # what a restarted daemon reads first
     assert _code(axis) is None
-    axis.status = STANDING  # a new run cleared it
-    axis.status = STOPPED_BY_WATCHDOG
+    axis.status = standing  # a new run cleared it
+    axis.status = stopped
     assert _code(axis) == "drive_watchdog"
 
 
-def test_no_bar_to_a_reset() -> None:
+async def test_no_bar_to_a_reset() -> None:
     """A reset judged on that very reading (the system is in FAULT already, e.g. comm_loss)
     is not refused for a stop that is over."""
-    axis = Axis("A", FakeDrive("acu-spool-A"))
-    axis.status = STANDING
-    axis.status = STOPPED_BY_WATCHDOG
+    axis, standing, stopped = await _axis()
+    axis.status = standing
+    axis.status = stopped
     assert axis.trip(None, homed=True, ignore_alarms=True) is None
