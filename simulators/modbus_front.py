@@ -1,4 +1,5 @@
-"""pymodbus 3.16 SimDevice plumbing: word codecs, device builders, silent (dropped) requests."""
+"""pymodbus 3.16 SimDevice plumbing: word codecs, device builders (`register_device` for the
+input + holding register devices), silent (dropped) requests."""
 
 from __future__ import annotations
 
@@ -104,3 +105,50 @@ async def _silent(
 def silent_catch_all() -> SimDevice:
     """Device id 0 (= every id not defined): requests to unknown ids get no answer."""
     return sim_device(0, _silent)
+
+
+def register_device(
+    device_id: int,
+    *,
+    input_count: int,
+    holding_count: int,
+    read_inputs: Callable[[float], list[int]],
+    write_holding: Callable[[int, list[int], float], None],
+    holding: Callable[[], list[int]],
+    clock: Callable[[], float],
+    silent: Callable[[], bool],
+    heard: Callable[[float], None] | None = None,
+) -> SimDevice:
+    """A device with an input table (FC04) and a holding table (FC03/06/16/23) of the given
+    sizes: ``read_inputs(t)`` brings the model up to t, ``write_holding`` applies a write,
+    ``holding()`` is the image read back; ``heard(t)`` is told of every request it answers;
+    ``silent()`` true = no answer at all (comm_loss)."""
+
+    async def action(
+        fc: int,
+        _start: int,
+        address: int,
+        count: int,
+        regs: list[int],
+        values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        if silent():
+            return drop_request(f"device {device_id} silent (comm_loss)")
+        now_s = clock()
+        if heard is not None:
+            heard(now_s)
+        if fc == FC_READ_INPUT:
+            if not in_range(address, count, input_count):
+                return ExcCodes.ILLEGAL_ADDRESS
+            regs[:input_count] = read_inputs(now_s)
+            return None
+        if fc not in HOLDING_FCS:
+            return ExcCodes.ILLEGAL_FUNCTION
+        if not in_range(address, len(values) if values else count, holding_count):
+            return ExcCodes.ILLEGAL_ADDRESS
+        if values is not None and fc != FC_READ_HOLDING:
+            write_holding(address, [int(v) for v in values], now_s)
+        regs[:holding_count] = holding()
+        return None
+
+    return sim_device(device_id, action)

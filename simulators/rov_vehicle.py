@@ -5,19 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pymodbus.constants import ExcCodes
 from pymodbus.simulator import SimDevice
 
 from simulators.clock import Clock
-from simulators.modbus_front import (
-    FC_READ_HOLDING,
-    FC_READ_INPUT,
-    HOLDING_FCS,
-    drop_request,
-    in_range,
-    int16_word,
-    sim_device,
-)
+from simulators.modbus_front import int16_word, register_device
 
 HOLDING_COUNT = 7
 INPUT_COUNT = 10
@@ -182,30 +173,13 @@ def vehicle_device(
     silent: Callable[[], bool],
 ) -> SimDevice:
     """The vehicle controller's Modbus face (``registers(t)`` brings the physics up to t)."""
-
-    async def action(
-        fc: int,
-        _start: int,
-        address: int,
-        count: int,
-        regs: list[int],
-        values: list[int] | list[bool] | None,
-    ) -> ExcCodes | None:
-        if silent():
-            return drop_request(f"device {device_id} silent (comm_loss)")
-        now_s = clock.now_s()
-        if fc == FC_READ_INPUT:
-            if not in_range(address, count, INPUT_COUNT):
-                return ExcCodes.ILLEGAL_ADDRESS
-            regs[:INPUT_COUNT] = registers(now_s)
-            return None
-        if fc not in HOLDING_FCS:
-            return ExcCodes.ILLEGAL_FUNCTION
-        if not in_range(address, len(values) if values else count, HOLDING_COUNT):
-            return ExcCodes.ILLEGAL_ADDRESS
-        if values is not None and fc != FC_READ_HOLDING:
-            write(address, [int(v) for v in values], now_s)
-        regs[:HOLDING_COUNT] = holding()
-        return None
-
-    return sim_device(device_id, action)
+    return register_device(
+        device_id,
+        input_count=INPUT_COUNT,
+        holding_count=HOLDING_COUNT,
+        read_inputs=registers,
+        write_holding=write,
+        holding=holding,
+        clock=clock.now_s,
+        silent=silent,
+    )
