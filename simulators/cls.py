@@ -16,14 +16,13 @@ from simulators.config import serial_path
 from simulators.config_cls import ClsCfg
 from simulators.faults import SPOOL_FAULTS
 from simulators.load_cell import LoadCell, LoadCellBus, Reading
-from simulators.mechanics import SpoolMechanics
+from simulators.mechanics import SWITCH_TOLERANCE_COUNTS, LinearSwitches, SpoolMechanics
 from simulators.stepper import Drive, apply_drive_fault
 from simulators.stepper_device import drive_device
 from simulators.system import LineHandler, Silent
 from simulators.uss import UssLine, UssTarget
 
 ValveOpen = Callable[[float], bool]
-SWITCH_TOLERANCE_COUNTS = 0.5
 SNAG_FACTOR = 3.5
 SNAG_MIN_N = 10.0
 SLACK_FRACTION = 0.05
@@ -34,7 +33,7 @@ USS_FAULTS = frozenset({"comm_loss", "uss_offset"})
 AXES = ("central", "side")
 
 
-class SideMechanics:
+class SideMechanics(LinearSwitches):
     """Side spool: positive counts wind the cable in; a reference flag marks the parked
     position (0), LIMIT_POS the wound-in end, LIMIT_NEG the paid-out end."""
 
@@ -47,22 +46,6 @@ class SideMechanics:
     def home_active(self, drum_counts: float) -> bool:
         """The reference flag at the parked position."""
         return abs(drum_counts) <= SWITCH_TOLERANCE_COUNTS
-
-    def home_edge(self, drum_counts: float) -> float:
-        """The flag rises at 0 counts (approached from the wound-in side)."""
-        return 0.0
-
-    def limit_pos_counts(self) -> float | None:
-        """Wound-in end."""
-        return self._limit_pos
-
-    def limit_neg_counts(self) -> float | None:
-        """Paid-out end."""
-        return self._limit_neg
-
-    def inputs(self, drum_counts: float) -> int:
-        """No general-purpose inputs wired."""
-        return 0
 
 
 @dataclass

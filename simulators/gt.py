@@ -21,13 +21,12 @@ from simulators.config_gt import GtCfg
 from simulators.faults import SPOOL_FAULTS
 from simulators.gt_physics import LoopPhysics, LoopState
 from simulators.load_cell import LoadCell, LoadCellBus, Reading
+from simulators.mechanics import OVERWIND_LIMIT_M, LinearSwitches
 from simulators.stepper import Drive, apply_drive_fault
 from simulators.stepper_device import drive_device
 from simulators.system import LineHandler, Silent
 
 AXES = ("top", "bottom")
-SWITCH_TOLERANCE_COUNTS = 0.5
-OVERWIND_LIMIT_M = -0.02
 END_LIMIT_MARGIN_M = 0.3
 SNAG_FACTOR = 3.5
 SNAG_MIN_N = 60.0
@@ -37,33 +36,14 @@ SLACK_FRACTION = 0.05
 POWER_ON_OFFSET_M = (0.0, 0.0)
 
 
-class MarkMechanics:
-    """A spool drive's switches: reference mark (HOME_SW), over-wind, end of travel."""
+class MarkMechanics(LinearSwitches):
+    """A spool drive's switches: reference mark (HOME_SW), over-wind (LIMIT_NEG: the car pulled
+    into the garage end), end of travel (LIMIT_POS: the car past the far end of the tube)."""
 
     def __init__(self, counts_per_m: float, travel_m: float) -> None:
         self.counts_per_m = counts_per_m
         self._limit_pos = (travel_m + END_LIMIT_MARGIN_M) * counts_per_m
         self._limit_neg = OVERWIND_LIMIT_M * counts_per_m
-
-    def home_active(self, drum_counts: float) -> bool:
-        """The mark is at or behind the switch."""
-        return drum_counts <= SWITCH_TOLERANCE_COUNTS
-
-    def home_edge(self, drum_counts: float) -> float:
-        """The switch rises at 0 counts."""
-        return 0.0
-
-    def limit_pos_counts(self) -> float | None:
-        """End of travel: the car past the far end of the tube."""
-        return self._limit_pos
-
-    def limit_neg_counts(self) -> float | None:
-        """Over-wind: the car pulled into the garage end."""
-        return self._limit_neg
-
-    def inputs(self, drum_counts: float) -> int:
-        """No general-purpose inputs wired."""
-        return 0
 
 
 @dataclass(frozen=True)

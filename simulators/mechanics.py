@@ -53,7 +53,34 @@ def _wrap_deg(angle_deg: float) -> float:
     return (wrapped + 360.0 if wrapped <= 0 else wrapped) - 180.0
 
 
-class SpoolMechanics:
+class LinearSwitches:
+    """The switches of a linear axis, in absolute drum counts: a home switch active at or below
+    0 counts (its edge), a limit switch at each end (`_limit_pos`, `_limit_neg`, set by the
+    subclass), no general-purpose inputs. The spools of the ACU, CLS, GT and ROV."""
+
+    _limit_pos: float | None
+    _limit_neg: float | None
+
+    def home_active(self, drum_counts: float) -> bool:
+        """HOME_SW: at or behind its edge (within half a count)."""
+        return drum_counts <= SWITCH_TOLERANCE_COUNTS
+
+    def home_edge(self, drum_counts: float) -> float:
+        """HOME_SW rises at 0 counts."""
+        return 0.0
+
+    def limit_pos_counts(self) -> float | None:
+        return self._limit_pos
+
+    def limit_neg_counts(self) -> float | None:
+        return self._limit_neg
+
+    def inputs(self, drum_counts: float) -> int:
+        """No general-purpose inputs wired."""
+        return 0
+
+
+class SpoolMechanics(LinearSwitches):
     """Spool drive switches: parked (HOME_SW), over-wind (LIMIT_NEG), end of cable (LIMIT_POS)."""
 
     def __init__(self, drum: Drum, counts_per_rev: int, cable_length_m: float) -> None:
@@ -69,26 +96,6 @@ class SpoolMechanics:
     def paid_out_m(self, drum_counts: float) -> float:
         """Paid-out length for a drum position."""
         return self.drum.paid_out_m(drum_counts / self.counts_per_rev)
-
-    def home_active(self, drum_counts: float) -> bool:
-        """Parked switch: paid out ≤ 0 (within half a count)."""
-        return drum_counts <= SWITCH_TOLERANCE_COUNTS
-
-    def home_edge(self, drum_counts: float) -> float:
-        """The parked switch rises at 0 counts."""
-        return 0.0
-
-    def limit_pos_counts(self) -> float | None:
-        """End-of-cable switch."""
-        return self._limit_pos
-
-    def limit_neg_counts(self) -> float | None:
-        """Over-wind switch."""
-        return self._limit_neg
-
-    def inputs(self, drum_counts: float) -> int:
-        """No general-purpose inputs wired."""
-        return 0
 
 
 class TurntableMechanics:
