@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 
 
@@ -53,3 +54,12 @@ class Trip(Exception):
         self.message = message
         self.error = error
         self.axis = axis
+
+
+def fault_cause(lost: Mapping[str, str], violation: Callable[[], Trip | None]) -> str | None:
+    """Why a fault may not be reset yet (None: the cause is gone): the devices still silent
+    (label: error), else the protection that still holds, judged by `violation()`."""
+    if lost:
+        return "; ".join(f"{k}: {v}" for k, v in lost.items())
+    trip = violation()
+    return None if trip is None else f"{trip.code}: {trip.message}"

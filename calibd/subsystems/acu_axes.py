@@ -18,7 +18,7 @@ from calibd.cfg_interlocks import InterlocksCfg
 from calibd.config import AcuCfg, UnitCfg
 from calibd.core.axes import halt_axes
 from calibd.core.axis import Axis, TensionWindow
-from calibd.core.errors import ErrorCode, Trip
+from calibd.core.errors import ErrorCode, Trip, fault_cause
 from calibd.core.fresh import FreshReadings
 from calibd.core.motion_tracker import MotionTracker
 from calibd.core.spool import Drum, HangingCable, SpoolModel
@@ -191,10 +191,7 @@ class AcuAxes(FreshReadings):
 
     def fault_cause(self) -> str | None:
         """Why a fault may not be reset yet (None: the cause is gone)."""
-        if self.lost:
-            return "; ".join(f"{k}: {v}" for k, v in self.lost.items())
-        trip = self._violation(ignore_alarms=True)
-        return None if trip is None else f"{trip.code}: {trip.message}"
+        return fault_cause(self.lost, lambda: self._violation(ignore_alarms=True))
 
     def _violation(self, *, ignore_alarms: bool = False) -> Trip | None:
         cfg = self.cfg

@@ -15,7 +15,7 @@ from calibd.cfg_cls import ClsCfg
 from calibd.cfg_interlocks import InterlocksCfg
 from calibd.core.axes import Axes
 from calibd.core.axis import Axis, TensionWindow, cable_soft_rev
-from calibd.core.errors import Trip
+from calibd.core.errors import Trip, fault_cause
 from calibd.core.motion_tracker import MotionTracker
 from calibd.subsystems.cls_kinematics import ClsModel, Pose
 from drivers.base import Drive, ForceSensor, PositionSensor, UssFix
@@ -152,10 +152,7 @@ class ClsAxes:
 
     def fault_cause(self) -> str | None:
         """Why a fault may not be reset yet (None: the cause is gone)."""
-        if self.axes.lost:
-            return "; ".join(f"{k}: {v}" for k, v in self.axes.lost.items())
-        trip = self._violation(ignore_alarms=True)
-        return None if trip is None else f"{trip.code}: {trip.message}"
+        return fault_cause(self.axes.lost, lambda: self._violation(ignore_alarms=True))
 
     async def halt_all(self) -> None:
         await self.axes.halt_all()

@@ -10,7 +10,7 @@ from calibd.cfg_gt import GtCfg
 from calibd.cfg_interlocks import InterlocksCfg
 from calibd.core.axes import Axes
 from calibd.core.axis import Axis, TensionWindow, cable_soft_rev
-from calibd.core.errors import Trip
+from calibd.core.errors import Trip, fault_cause
 from calibd.core.motion_tracker import MotionTracker
 from calibd.subsystems.gt_model import GtModel
 from drivers.base import Drive, ForceSensor
@@ -117,10 +117,7 @@ class GtAxes(Axes):
 
     def fault_cause(self) -> str | None:
         """Why a fault may not be reset yet (None: the cause is gone)."""
-        if self.lost:
-            return "; ".join(f"{k}: {v}" for k, v in self.lost.items())
-        trip = self.violation(ignore_alarms=True)
-        return None if trip is None else f"{trip.code}: {trip.message}"
+        return fault_cause(self.lost, lambda: self.violation(ignore_alarms=True))
 
     # ---- publishing --------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from calibd.cfg_rov import RovCfg
 from calibd.core.axis import Axis, TensionWindow
-from calibd.core.errors import ErrorCode, Trip
+from calibd.core.errors import ErrorCode, Trip, fault_cause
 from calibd.subsystems.rov_nav import Navigator, Umbilical, Vec, norm
 from drivers.base import LoadStatus
 from drivers.rov_vehicle import FaultCode, VehicleStatus
@@ -139,10 +139,7 @@ class RovReadings:
 
     def fault_cause(self) -> str | None:
         """Why a fault may not be reset yet (None: the cause is gone)."""
-        if self.lost:
-            return "; ".join(f"{k}: {v}" for k, v in self.lost.items())
-        trip = self.violation(ignore_alarms=True)
-        return None if trip is None else f"{trip.code}: {trip.message}"
+        return fault_cause(self.lost, lambda: self.violation(ignore_alarms=True))
 
     def violation(self, *, ignore_alarms: bool = False) -> Trip | None:
         vs = self.vstatus
