@@ -194,7 +194,7 @@ class DeploymentSystem(RestartRecovery, SourceSlots, PresenceReport):
                 self.on_fresh(self.name)
             self.after_poll()
             self.telemetry(self.hw.telemetry())
-            if self.busy() or self.status_due(1.0):
+            if self.busy() or self.status_due():
                 self.publish_status()
             period = 1.0 / self.poll_fast_hz if self.poll_fast() else self.poll_idle_s
             # an accepted motion command cuts an idle wait short: its first poll is now

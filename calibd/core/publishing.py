@@ -12,6 +12,9 @@ from calibd.core.commands import Command
 from calibd.core.outbox import Outbox, Outgoing
 from calibd.core.timefmt import iso_now
 
+#: an idle system publishes its status at least this often (docs/mqtt-api.md, Status)
+STATUS_PERIOD_S = 1.0
+
 
 class StatusPublisher:
     """Events, warnings, telemetry and the status of one subsystem, through its outbox."""
@@ -86,8 +89,9 @@ class StatusPublisher:
         doc.update(self.status_fields())
         self.outbox.status(self.name, doc)
 
-    def status_due(self, interval_s: float) -> bool:
-        return time.monotonic() - self._last_status_s >= interval_s
+    def status_due(self) -> bool:
+        """An idle system's status goes out at least every `STATUS_PERIOD_S`."""
+        return time.monotonic() - self._last_status_s >= STATUS_PERIOD_S
 
     # called by calibd.core.fsm before the new state's on_enter action
     async def on_state_entered(self, event: Any) -> None:

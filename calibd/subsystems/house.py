@@ -36,9 +36,6 @@ TRANSITIONS: list[dict[str, Any]] = [
 _ALL = frozenset(STATES)
 _FAST_POLL_S = 0.02
 _FIRST_READING_S = 2.0
-#: the analog readings (O2, radon, temperature) are noisy on every poll: they go out with the
-#: next discrete change, or at least this often
-_ANALOG_STATUS_S = 1.0
 
 
 def valve_state(snap: IoSnapshot, channel: int) -> str:
@@ -198,7 +195,9 @@ class House(Subsystem):
             moving = self.snapshot is not None and any(
                 valve_state(self.snapshot, ch) == "moving" for ch in self.cfg.valves.values()
             )
-            if self._discrete() != self._published_key or self.status_due(_ANALOG_STATUS_S):
+            # the analog readings (O2, radon, temperature) are noisy on every poll: they go out
+            # with the next discrete change, or at least every STATUS_PERIOD_S
+            if self._discrete() != self._published_key or self.status_due():
                 self.publish_status()
             fast = moving or self._valve_waiters > 0
             period = _FAST_POLL_S if fast else self.cfg.poll_s
